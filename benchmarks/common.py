@@ -1,0 +1,44 @@
+"""Shared benchmark plumbing: a rich table on screen and a JSON file in benchmarks/results/."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pose.fileio import write_json
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    import os
+
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
+def report(name: str, rows: list[dict[str, Any]], *, title: str, extra: dict[str, Any] | None = None) -> Path:
+    """Print ``rows`` as a table and write ``results/<name>.json``; returns the JSON path."""
+    table = Table(title=title)
+    for col in rows[0] if rows else []:
+        table.add_column(col, justify="right" if isinstance(rows[0][col], (int, float)) else "left")
+    for r in rows:
+        table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
+    Console().print(table)
+    out = RESULTS / f"{name}.json"
+    write_json(out, {"benchmark": name, "machine": machine(), "rows": rows, **(extra or {})}, indent=2)
+    print(f"wrote {out}")
+    return out

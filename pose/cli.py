@@ -1,0 +1,175 @@
+"""The ``pose`` command line. Heavy libraries are imported inside commands so ``--help`` is instant.
+
+User mistakes (``PoseError``) print one line naming the file and entry, plus a hint, and exit 2;
+``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from pose.errors import PoseError
+
+err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False)
+
+app = typer.Typer(
+    help="posepipe: train, evaluate and publish 2D pose models from labelled images.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+data_app = typer.Typer(help="Datasets: generate, convert, validate, inspect.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+) -> None:
+    """posepipe: labelled images in, a tracked, published, scheduled pose model out."""
+
+
+@app.command()
+def version() -> None:
+    """Print the posepipe version."""
+    from pose import __version__
+
+    console.print(__version__)
+
+
+# --------------------------------------------------------------------------- data
+@data_app.command("synth")
+def data_synth(
+    out: Path = typer.Argument(..., help="Dataset folder to write (replaced atomically)."),
+    kind: str = typer.Option("human", help="human (COCO 17 keypoints) or quadruped (AP-10K 17)."),
+    images: int = typer.Option(400, min=1, help="Number of images (train + val)."),
+    seed: int = typer.Option(0, help="Same seed and version -> byte-identical files."),
+    size: int = typer.Option(320, min=64, help="Image side in pixels."),
+    val_fraction: float = typer.Option(0.2, min=0.0, max=0.9, help="Fraction of images in the val split."),
+) -> None:
+    """Generate the embedded synthetic dataset (deterministic)."""
+    from pose.data.synth import generate
+
+    summary = generate(out, kind=kind, images=images, seed=seed, size=size, val_fraction=val_fraction, progress=True)
+    console.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if not isinstance(v, (dict, list))))
+
+
+@data_app.command("convert")
+def data_convert(
+    src: Path = typer.Argument(..., help="Source: a file or folder in the --from format."),
+    out: Path = typer.Argument(..., help="Output dataset folder (written atomically)."),
+    from_: str = typer.Option(..., "--from", help="yolo | dlc | sleap | lightning-pose | labelme | coco (with --to yolo)."),
+    to: str = typer.Option("coco", "--to", help="coco (a dataset folder) or yolo (from a coco dataset folder)."),
+    split: str = typer.Option("train", help="Split name of the written annotations."),
+    overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
+) -> None:
+    """Convert a labelling tool's format to a dataset folder (COCO keypoints + images + meta)."""
+    from pose.data.convert import REPORT, run_convert
+
+    report = run_convert(from_, src, out, to=to, split=split, overwrite=overwrite)
+    report.print(err_console)
+    console.print(f"wrote {out} (report: {out / REPORT})")
+
+
+@data_app.command("meta-from-coco")
+def data_meta_from_coco(
+    annotations: Path = typer.Argument(..., help="COCO keypoints JSON."),
+    out: Path = typer.Option(Path("meta.yaml"), "--out", "-o", help="Meta YAML to write."),
+    name: Optional[str] = typer.Option(None, help="Dataset name (default: the category name)."),
+    category_id: Optional[int] = typer.Option(None, help="Category to use (default: the first with keypoints)."),
+    sigmas: Optional[str] = typer.Option(None, help="OKS sigmas: comma-separated numbers, or a preset name to copy from."),
+) -> None:
+    """Draft a dataset meta (names, skeleton, left/right swap partners) from a COCO file."""
+    from pose.data.coco import read_json
+    from pose.data.meta import PRESETS, load_meta, meta_from_coco_category
+    from pose.errors import ConfigError, DataError
+
+    d = read_json(annotations)
+    cats = [c for c in (d.get("categories") or []) if isinstance(c, dict)] if isinstance(d, dict) else []
+    if category_id is not None:
+        cats = [c for c in cats if c.get("id") == category_id]
+    cats = [c for c in cats if c.get("keypoints")]
+    if not cats:
+        raise DataError("no category with keypoint names", file=annotations, entry="categories" if category_id is None else f"categories[id={category_id}]")
+    sig: list[float] | None = None
+    if sigmas:
+        if sigmas in PRESETS:
+            s = load_meta(sigmas).sigmas
+            sig = None if s is None else s.tolist()
+        else:
+            try:
+                sig = [float(v) for v in sigmas.split(",")]
+            except ValueError:
+                raise ConfigError(f"not a list of numbers: '{sigmas}'", entry="--sigmas", hint=f"e.g. 0.05,0.05 or a preset: {', '.join(PRESETS)}") from None
+    meta = meta_from_coco_category(cats[0], name=name, sigmas=sig, source=str(annotations))
+    meta.save(out)
+    pairs = ", ".join(f"{meta.keypoint_names[a]}<->{meta.keypoint_names[b]}" for a, b in meta.flip_pairs)
+    console.print(f"wrote {out}: {meta.num_keypoints} keypoints, flip pairs: {pairs or 'none'}")
+    if meta.sigmas is None:
+        err_console.print("[yellow]warning:[/] no OKS sigmas: evaluation will fall back to a default with a warning; add `sigmas:` or pass --sigmas.")
+
+
+@data_app.command("info")
+def data_info(
+    dataset: Path = typer.Argument(..., help="Dataset folder or COCO JSON."),
+    split: str = typer.Option("train", help="Split of a dataset folder."),
+    images: Optional[Path] = typer.Option(None, help="Image root for a loose COCO file."),
+    meta: Optional[str] = typer.Option(None, help="Preset name or meta YAML."),
+) -> None:
+    """Summarise a dataset split: images, instances, keypoint visibility."""
+    from rich.table import Table
+
+    from pose.data.layout import load_dataset
+
+    data, m = load_dataset(dataset, split=split, images=images, meta=meta)
+    vis = data.visibility
+    t = Table(title=f"{dataset} [{split}] meta={m.name}")
+    t.add_column("what")
+    t.add_column("value", justify="right")
+    per_image = len(data) / max(1, len(data.image_ids))
+    for k, v in [
+        ("images", len(data.image_ids)),
+        ("instances", len(data)),
+        ("instances per image", f"{per_image:.2f}"),
+        ("crowd instances", int(data.iscrowd.sum())),
+        ("keypoints per instance", data.num_keypoints),
+        ("visible (v=2)", f"{(vis == 2).mean():.1%}" if vis.size else "-"),
+        ("occluded (v=1)", f"{(vis == 1).mean():.1%}" if vis.size else "-"),
+        ("unlabelled (v=0)", f"{(vis == 0).mean():.1%}" if vis.size else "-"),
+    ]:
+        t.add_row(k, str(v))
+    for k, v in sorted(data.filled.items()):
+        t.add_row(f"filled on load: {k}", str(v), style="yellow")
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- entry point
+def main() -> None:
+    """Console-script entry: one-line errors (exit 2) unless ``--debug``."""
+    argv = sys.argv[1:]
+    debug = "--debug" in argv or os.environ.get("POSE_DEBUG") == "1"
+    args = [a for a in argv if a != "--debug"]
+    try:
+        app(args=(["--debug"] if debug else []) + args, prog_name="pose")
+    except PoseError as e:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+        if e.hint:
+            err_console.print(f"[dim]hint:[/] {e.hint}", soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

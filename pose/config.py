@@ -1,0 +1,116 @@
+"""Typed params (pydantic) for ``params/*.yaml`` and ``--set a.b=c`` dotted overrides.
+
+Unknown keys are rejected with the nearest valid name; wrong types and out-of-range values
+raise a ``ConfigError`` naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pose.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SynthParams(Strict):
+    """The embedded default dataset (``pose data synth``)."""
+
+    kind: Literal["human", "quadruped"] = "human"
+    images: int = Field(400, ge=1, le=1_000_000)
+    seed: int = 0
+    size: int = Field(320, ge=64, le=4096)
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+
+
+class DataParams(Strict):
+    """``params/data.yaml``: where the raw inputs come from and how they are split."""
+
+    source: Literal["synth", "coco", "yolo", "dlc", "sleap", "lightning-pose", "labelme"] = "synth"
+    path: str | None = Field(None, description="raw input under data/ (ignored for synth)")
+    meta: str | None = Field(None, description="preset name or meta YAML path; None = from the source")
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0, description="images held out when the source has no val split")
+    split_seed: int = 0
+    synth: SynthParams = SynthParams()
+
+
+def _nearest(name: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(sorted(options))}"
+
+
+def _keys(model: type[BaseModel], path: list[str]) -> list[str]:
+    """Valid keys at ``path`` inside ``model`` (empty when the path leaves the model)."""
+    cur: Any = model
+    for p in path:
+        field = cur.model_fields.get(p) if isinstance(cur, type) and issubclass(cur, BaseModel) else None
+        if field is None:
+            return []
+        cur = field.annotation
+    return list(cur.model_fields) if isinstance(cur, type) and issubclass(cur, BaseModel) else []
+
+
+def apply_overrides(d: dict[str, Any], overrides: list[str], model: type[BaseModel]) -> dict[str, Any]:
+    """Apply ``a.b=c`` strings (values parsed as YAML) to a nested dict, checking keys exist."""
+    out = yaml.safe_load(yaml.safe_dump(d)) or {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override '{item}' is not KEY=VALUE", entry="--set", hint="e.g. --set synth.images=100")
+        parts = key.strip().split(".")
+        cur = out
+        for i, p in enumerate(parts):
+            valid = _keys(model, parts[:i])
+            if p not in valid:
+                raise ConfigError(f"unknown key '{'.'.join(parts[: i + 1])}'", entry="--set", hint=_nearest(p, valid))
+            if i == len(parts) - 1:
+                try:
+                    cur[p] = yaml.safe_load(raw)
+                except yaml.YAMLError:
+                    cur[p] = raw
+            else:
+                nxt = cur.get(p)
+                cur[p] = nxt if isinstance(nxt, dict) else {}
+                cur = cur[p]
+    return out
+
+
+def validate_params(d: Any, model: type[M], *, source: str) -> M:
+    """Build ``model`` from a dict, turning pydantic's errors into one-line ``ConfigError``s."""
+    if d is None:
+        d = {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"expected a mapping, got {type(d).__name__}", file=source, entry="<top>")
+    try:
+        return model.model_validate(d)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        if first["type"] == "extra_forbidden":
+            parts = [str(x) for x in first["loc"]]
+            hint = _nearest(parts[-1], _keys(model, parts[:-1]))
+            raise ConfigError(f"unknown key '{loc}'", file=source, entry=loc, hint=hint) from None
+        raise ConfigError(f"{first['msg']} (got {first.get('input')!r})", file=source, entry=loc) from None
+
+
+def load_params(path: str | Path, model: type[M], overrides: list[str] | None = None) -> M:
+    """Read a params YAML, apply overrides, validate."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("params file not found", file=path)
+    try:
+        d = yaml.safe_load(path.read_text("utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"not valid YAML ({' '.join(str(e).split())[:160]})", file=path) from None
+    if overrides:
+        d = apply_overrides(d if isinstance(d, dict) else {}, overrides, model)
+    return validate_params(d, model, source=str(path))

@@ -1,0 +1,43 @@
+"""User-facing errors: each names the file and the entry at fault, plus an optional hint.
+
+The CLI prints ``str(error)`` as one line (and the hint on a second) and exits 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PoseError(Exception):
+    """A mistake the user can fix; never a bug in posepipe."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | Path | None = None,
+        entry: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = None if file is None else str(file)
+        self.entry = entry
+        self.hint = hint
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ": ".join(p for p in (self.file, self.entry) if p)
+        text = f"{where}: {self.message}" if where else self.message
+        return " ".join(text.split("\n"))
+
+
+class DataError(PoseError):
+    """Bad dataset content: annotations, images, meta files, converter inputs."""
+
+
+class ConfigError(PoseError):
+    """Bad params / config files or overrides."""
+
+
+class CheckpointError(PoseError):
+    """Missing, corrupt or mismatched checkpoints and published models."""

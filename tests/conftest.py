@@ -1,0 +1,21 @@
+"""Shared fixtures. Tests that read ../shared/data skip when it is absent, but fail under CI=true."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The read-only real sample datasets (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {SHARED_DATA} is missing")
+        pytest.skip(f"{SHARED_DATA} not present (real sample data lives beside the project)")
+    return SHARED_DATA

@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+
+from pose.config import DataParams, load_params
+from pose.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_project_params_file_is_valid() -> None:
+    p = load_params(ROOT / "params" / "data.yaml", DataParams)
+    assert p.source == "synth" and p.synth.images > 0
+
+
+def test_overrides_apply_and_validate(tmp_path: Path) -> None:
+    f = tmp_path / "data.yaml"
+    f.write_text("source: synth\nsynth: {images: 10}\n")
+    p = load_params(f, DataParams, ["synth.images=25", "synth.kind=quadruped"])
+    assert p.synth.images == 25 and p.synth.kind == "quadruped"
+
+
+@pytest.mark.parametrize("override,msg", [
+    ("synth.imgs=3", "unknown key 'synth.imgs'.*"),
+    ("synth.images=-1", "greater than or equal to 1"),
+    ("synth.kind=fish", "Input should be 'human' or 'quadruped'"),
+    ("nope", "not KEY=VALUE"),
+])
+def test_bad_overrides(tmp_path: Path, override: str, msg: str) -> None:
+    f = tmp_path / "data.yaml"
+    f.write_text("source: synth\n")
+    with pytest.raises(ConfigError, match=msg):
+        load_params(f, DataParams, [override])
+
+
+def test_nearest_key_hint(tmp_path: Path) -> None:
+    f = tmp_path / "data.yaml"
+    f.write_text("sorce: synth\n")
+    with pytest.raises(ConfigError) as e:
+        load_params(f, DataParams)
+    assert "unknown key 'sorce'" in str(e.value) and e.value.hint == "did you mean 'source'?"
+    with pytest.raises(ConfigError) as e:
+        load_params(f, DataParams, ["synth.imags=3"])
+    assert e.value.hint == "did you mean 'images'?"
+
+
+def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
+    f = tmp_path / "data.yaml"
+    f.write_text("source: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_params(f, DataParams)
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_params(tmp_path / "missing.yaml", DataParams)
+    f.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_params(f, DataParams)

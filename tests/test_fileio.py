@@ -1,0 +1,41 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from pose.fileio import atomic_dir, atomic_path, write_json, write_text
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
+    f = tmp_path / "out.json"
+    write_text(f, "old")
+    write_json(f, {"a": 1})
+    assert f.read_text() == '{"a": 1}\n'
+    assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
+    f = tmp_path / "out.txt"
+    write_text(f, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(f) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert f.read_text() == "old"
+    assert os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_atomic_dir_all_or_nothing(tmp_path: Path) -> None:
+    d = tmp_path / "ds"
+    with atomic_dir(d) as tmp:
+        (tmp / "a").write_text("1")
+    assert (d / "a").read_text() == "1"
+    with pytest.raises(ValueError):
+        with atomic_dir(d) as tmp:
+            (tmp / "b").write_text("2")
+            raise ValueError
+    assert sorted(os.listdir(d)) == ["a"]
+    assert sorted(os.listdir(tmp_path)) == ["ds"]
+    with atomic_dir(d) as tmp:
+        (tmp / "c").write_text("3")
+    assert sorted(os.listdir(d)) == ["c"]
