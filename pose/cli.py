@@ -68,7 +68,7 @@ def data_convert(
     out: Path = typer.Argument(..., help="Output dataset folder (written atomically)."),
     from_: str = typer.Option(..., "--from", help="yolo | dlc | sleap | lightning-pose | labelme | coco (with --to yolo)."),
     to: str = typer.Option("coco", "--to", help="coco (a dataset folder) or yolo (from a coco dataset folder)."),
-    split: str = typer.Option("train", help="Split name of the written annotations."),
+    split: str = typer.Option("train", help="Split name of the written annotations (YOLO keeps its own split names)."),
     overwrite: bool = typer.Option(False, help="Replace a non-empty output folder."),
 ) -> None:
     """Convert a labelling tool's format to a dataset folder (COCO keypoints + images + meta)."""
@@ -77,6 +77,27 @@ def data_convert(
     report = run_convert(from_, src, out, to=to, split=split, overwrite=overwrite)
     report.print(err_console)
     console.print(f"wrote {out} (report: {out / REPORT})")
+
+
+@data_app.command("validate")
+def data_validate(
+    dataset: Path = typer.Argument(..., help="Dataset folder, or a COCO JSON with --images."),
+    split: str = typer.Option("train", help="Split of a dataset folder."),
+    images: Optional[Path] = typer.Option(None, help="Image root (default: DATASET/images, or the JSON's folder)."),
+    meta: Optional[str] = typer.Option(None, help="Preset name or meta YAML (default: DATASET/meta.yaml, else drafted)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the JSON report here (and a flip-check PNG beside it)."),
+    decode: bool = typer.Option(False, "--decode", help="Decode every image fully (slower; catches corrupt pixel data)."),
+    no_images: bool = typer.Option(False, "--no-images", help="Skip image files (annotations only)."),
+) -> None:
+    """Check a dataset and report ALL problems at once. Exit 0: clean or warnings; 1: errors."""
+    from pose.data.validate import validate_source
+
+    report = validate_source(dataset, split=split, images=images, meta=meta, check_images=not no_images, decode=decode)
+    report.print(console)
+    if json_out is not None:
+        png = report.save(json_out)
+        console.print(f"report: {json_out}" + (f"  flip check: {png}" if png else ""))
+    raise typer.Exit(report.exit_code)
 
 
 @data_app.command("meta-from-coco")
