@@ -50,16 +50,18 @@ def version() -> None:
 def data_synth(
     out: Path = typer.Argument(..., help="Dataset folder to write (replaced atomically)."),
     kind: str = typer.Option("human", help="human (COCO 17 keypoints) or quadruped (AP-10K 17)."),
-    images: int = typer.Option(400, min=1, help="Number of images (train + val)."),
+    images: int = typer.Option(400, help="Number of images (train + val)."),
     seed: int = typer.Option(0, help="Same seed and version -> byte-identical files."),
-    size: int = typer.Option(320, min=64, help="Image side in pixels."),
-    val_fraction: float = typer.Option(0.2, min=0.0, max=0.9, help="Fraction of images in the val split."),
+    size: int = typer.Option(320, help="Long image side in pixels."),
+    val_fraction: float = typer.Option(0.2, help="Fraction of images in the val split."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
-    """Generate the embedded synthetic dataset (deterministic)."""
+    """Generate the embedded synthetic dataset (deterministic, nothing downloaded)."""
     from pose.data.synth import generate
 
-    summary = generate(out, kind=kind, images=images, seed=seed, size=size, val_fraction=val_fraction, progress=True)
-    console.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items() if not isinstance(v, (dict, list))))
+    s = generate(out, kind=kind, images=images, seed=seed, size=size, val_fraction=val_fraction, progress=not no_progress)
+    console.print(f"wrote {out}: {s['images']['train']} train / {s['images']['val']} val images, "
+                  f"{s['instances']['train'] + s['instances']['val']} instances in {s['seconds']:.1f} s")
 
 
 @data_app.command("convert")
@@ -98,6 +100,26 @@ def data_validate(
         png = report.save(json_out)
         console.print(f"report: {json_out}" + (f"  flip check: {png}" if png else ""))
     raise typer.Exit(report.exit_code)
+
+
+@data_app.command("show")
+def data_show(
+    dataset: Path = typer.Argument(..., help="Dataset folder or COCO JSON."),
+    out: Path = typer.Option(Path("grid.png"), "--out", "-o", help="PNG/JPEG grid to write."),
+    num: int = typer.Option(16, "--num", "-n", min=1, help="Instances to draw."),
+    split: str = typer.Option("train", help="Split of a dataset folder."),
+    images: Optional[Path] = typer.Option(None, help="Image root for a loose COCO file."),
+    meta: Optional[str] = typer.Option(None, help="Preset name or meta YAML."),
+    augment: bool = typer.Option(True, "--augment/--no-augment", help="Pair each crop with an augmented, flipped one."),
+    seed: int = typer.Option(0, help="Sample and augmentation seed."),
+    input_size: tuple[int, int] = typer.Option((192, 256), help="Crop size W H."),
+) -> None:
+    """Draw skeletons over sample crops (plain | augmented+flipped) to eyeball labels and flips."""
+    from pose.data.layout import load_dataset
+    from pose.data.preview import show_grid
+
+    data, m = load_dataset(dataset, split=split, images=images, meta=meta)
+    console.print(f"wrote {show_grid(data, m, out, num=num, seed=seed, input_size=input_size, augment=augment)}")
 
 
 @data_app.command("meta-from-coco")
@@ -170,6 +192,53 @@ def data_info(
     for k, v in sorted(data.filled.items()):
         t.add_row(f"filled on load: {k}", str(v), style="yellow")
     console.print(t)
+
+
+# --------------------------------------------------------------------------- models
+@app.command("models")
+def models(
+    pattern: str = typer.Argument("*", help="Wildcard over preset names, e.g. 'rtmpose-*'."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    num_keypoints: int = typer.Option(17, help="Keypoints for the size count."),
+) -> None:
+    """List model presets with parameters and GFLOPs (multiply-accumulates, as MMPose reports)."""
+    import json
+
+    from rich.table import Table
+
+    from pose.models import list_models, model_summary
+    from pose.models.presets import PRESETS
+
+    rows = []
+    for name in list_models(pattern):
+        s = model_summary(name, num_keypoints=num_keypoints)
+        p = PRESETS[name]
+        rows.append({**s, "codec": p.codec, "head": p.head})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    t = Table(title="model presets")
+    for col in ("preset", "input (w, h)", "params (M)", "GFLOPs", "codec", "head"):
+        t.add_column(col, no_wrap=True)
+    for r in rows:
+        t.add_row(r["preset"], str(tuple(r["input_size"])), f"{r['params'] / 1e6:.2f}", f"{r['gflops']:.2f}", str(r["codec"]), str(r["head"]))
+    console.print(t)
+
+
+# --------------------------------------------------------------------------- evaluation
+@app.command("eval")
+def eval_(
+    gt: Path = typer.Option(..., "--gt", help="Ground truth: a COCO JSON or a dataset folder."),
+    pred: Path = typer.Option(..., "--pred", help="COCO keypoint results JSON (a list of detections)."),
+    images: Optional[Path] = typer.Option(None, help="Image root for a loose COCO file (not read; for PCK boxes only)."),
+    meta: Optional[str] = typer.Option(None, help="Preset name or meta YAML (its OKS sigmas are used)."),
+    out: Optional[Path] = typer.Option(None, help="Write metrics JSON here (scored results beside it)."),
+    split: str = typer.Option("val", help="Split when --gt is a dataset folder."),
+) -> None:
+    """COCO keypoint AP/AR (pycocotools, dataset sigmas) plus PCK, AUC, EPE for GT-box results."""
+    from pose.evaluation import evaluate_files
+
+    evaluate_files(gt, pred, images=images, meta=meta, out=out, split=split, console=console)
 
 
 # --------------------------------------------------------------------------- entry point

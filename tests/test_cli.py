@@ -16,7 +16,7 @@ def test_help_lists_commands() -> None:
     assert "data" in r.stdout
     r = pose("data", "--help")
     assert r.returncode == 0
-    for cmd in ("synth", "convert", "meta-from-coco", "info"):
+    for cmd in ("synth", "convert", "validate", "show", "meta-from-coco", "info"):
         assert cmd in r.stdout
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pose.data.coco import CocoData, load_coco, read_json
-from pose.data.meta import DatasetMeta, load_meta, meta_from_coco_category
+from pose.data.meta import PRESETS, DatasetMeta, load_meta, meta_from_coco_category
 from pose.errors import DataError
 
 ANNOTATIONS = "annotations"
@@ -59,6 +59,15 @@ def resolve_source(
     raise DataError("no such dataset folder or annotation file", file=path)
 
 
+def preset_for(names: list[str]) -> DatasetMeta | None:
+    """The built-in preset whose keypoint names are exactly ``names`` (so its sigmas apply)."""
+    for p in PRESETS:
+        m = load_meta(p)
+        if m.keypoint_names == list(names):
+            return m
+    return None
+
+
 def load_source_meta(src: DatasetSource) -> DatasetMeta:
     """The meta of a source; drafted from the file's first keypoint category when none is given."""
     if src.meta is not None:
@@ -67,7 +76,7 @@ def load_source_meta(src: DatasetSource) -> DatasetMeta:
     cats = d.get("categories") if isinstance(d, dict) else None
     for c in cats or []:
         if isinstance(c, dict) and c.get("keypoints"):
-            return meta_from_coco_category(c, source=str(src.annotations))
+            return preset_for(c["keypoints"]) or meta_from_coco_category(c, source=str(src.annotations))
     raise DataError("no meta.yaml and no category with keypoint names", file=src.annotations, entry="categories", hint="pass --meta META.yaml or a preset name")
 
 
