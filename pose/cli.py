@@ -194,6 +194,67 @@ def data_info(
     console.print(t)
 
 
+# --------------------------------------------------------------------------- training
+@app.command("train")
+def train(
+    config: Path = typer.Argument(..., help="Params YAML (see params/pose.yaml)."),
+    work_dir: Path = typer.Option(Path("build/pose"), "--work-dir", help="Checkpoints and logs."),
+    resume: Optional[str] = typer.Option(None, help="'auto' (latest.pth in --work-dir) or a checkpoint path."),
+    load_from: Optional[Path] = typer.Option(None, help="Load weights only (reports missing/unexpected keys)."),
+    no_validate: bool = typer.Option(False, "--no-validate", help="Skip validation during training."),
+    seed: Optional[int] = typer.Option(None, help="Overrides train.seed."),
+    deterministic: bool = typer.Option(False, "--deterministic", help="Deterministic algorithms (exact resume)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a param: --set train.epochs=5 (repeatable)."),
+    launcher: str = typer.Option("none", help="none or torchrun (DDP; run under torchrun)."),
+    autoscale_lr: bool = typer.Option(False, "--autoscale-lr", help="Scale lr by total batch / train.base_batch_size."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]; cuda without a GPU is an error."),
+) -> None:
+    """Train a top-down pose model."""
+    from pose.config import PoseParams, load_params
+    from pose.fileio import write_text
+    from pose.recipes.topdown import train_pose
+
+    overrides = list(set_)
+    if seed is not None:
+        overrides.append(f"train.seed={seed}")
+    if deterministic:
+        overrides.append("train.deterministic=true")
+    if autoscale_lr:
+        overrides.append("train.autoscale_lr=true")
+    params = load_params(config, PoseParams, overrides)
+    import yaml
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    write_text(work_dir / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
+    summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
+                         validate=not no_validate, launcher=launcher, console=err_console)
+    best = summary.get("best")
+    console.print(f"done in {summary['train_seconds']:.0f} s; best AP {best:.4f}" if best is not None else f"done in {summary['train_seconds']:.0f} s")
+
+
+@app.command("test")
+def test(
+    checkpoint: Path = typer.Argument(..., help="Training checkpoint (best.pth / latest.pth)."),
+    dataset: Optional[str] = typer.Option(None, help="Dataset folder (default: the one it was trained on)."),
+    split: Optional[str] = typer.Option(None, help="Split (default: the training val split)."),
+    det_results: Optional[Path] = typer.Option(None, help="COCO detection results to crop from instead of GT boxes."),
+    flip: bool = typer.Option(True, "--flip/--no-flip", help="Flip test."),
+    out: Optional[Path] = typer.Option(None, help="Write metrics JSON here (results beside it)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Score a pose checkpoint with COCO AP (pycocotools) and PCK/AUC/EPE."""
+    from pose.evaluation.coco import print_metrics
+    from pose.fileio import write_json
+    from pose.recipes.topdown import score_checkpoint
+
+    metrics = score_checkpoint(checkpoint, dataset=dataset, split=split, det_results=det_results, flip=flip, device=device,
+                        out_dir=out.parent if out else None)
+    print_metrics(metrics, console)
+    if out is not None:
+        write_json(out, metrics, indent=2)
+        console.print(f"wrote {out}")
+
+
 # --------------------------------------------------------------------------- models
 @app.command("models")
 def models(

@@ -114,3 +114,53 @@ def load_params(path: str | Path, model: type[M], overrides: list[str] | None = 
     if overrides:
         d = apply_overrides(d if isinstance(d, dict) else {}, overrides, model)
     return validate_params(d, model, source=str(path))
+
+
+class TrainParams(Strict):
+    """Optimisation and loop settings shared by pose and detector training."""
+
+    epochs: int = Field(30, ge=1, le=10_000)
+    batch_size: int = Field(32, ge=1, le=4096)
+    workers: int = Field(2, ge=0, le=64)
+    optimizer: Literal["adamw", "adam"] = "adamw"
+    lr: float = Field(4e-3, gt=0, le=10)
+    weight_decay: float = Field(0.05, ge=0)
+    warmup_iters: int = Field(100, ge=0)
+    warmup_ratio: float = Field(0.001, gt=0, le=1)
+    schedule: Literal["cosine", "step", "constant"] = "cosine"
+    min_lr_ratio: float = Field(0.05, ge=0, le=1)
+    milestones: list[int] = Field(default_factory=list, description="epochs, for schedule=step")
+    gamma: float = Field(0.1, gt=0, le=1)
+    amp: Literal["none", "fp16", "bf16"] = "none"
+    ema: bool = True
+    ema_decay: float = Field(0.999, gt=0, lt=1)
+    clip_grad: float | None = Field(None, gt=0)
+    val_interval: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0)
+    deterministic: bool = False
+    autoscale_lr: bool = False
+    base_batch_size: int = Field(32, ge=1, description="batch size that lr is tuned for (autoscale_lr)")
+    channels_last: bool = False
+
+
+class PoseModelParams(Strict):
+    preset: str = "rtmpose-t"
+    input_size: tuple[int, int] | None = Field(None, description="(w, h); None = the preset's")
+
+
+class PoseTestParams(Strict):
+    flip: bool = True
+    batch_size: int = Field(64, ge=1)
+
+
+class PoseParams(Strict):
+    """``params/pose.yaml``: top-down pose training and testing."""
+
+    dataset: str = "data/synth"
+    meta: str | None = None
+    train_split: str = "train"
+    val_split: str = "val"
+    model: PoseModelParams = PoseModelParams()
+    train: TrainParams = TrainParams()
+    aug: dict[str, Any] = Field(default_factory=dict, description="overrides of pose.data.transforms.AugConfig")
+    test: PoseTestParams = PoseTestParams()

@@ -1,0 +1,201 @@
+"""Top-down pose recipe: ``params/pose.yaml`` -> datasets, model, engine ``Task``; train and test.
+
+Read it as torchvision's ``references/``: ``train_pose`` builds everything and calls the engine;
+``predict`` runs a model over a dataset and maps keypoints back to image pixels; ``score_checkpoint``
+scores a checkpoint with the reference COCO evaluation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from pose.config import PoseParams
+from pose.data.coco import CocoData, xyxy_to_xywh
+from pose.data.dataset import TopdownDataset
+from pose.data.layout import load_dataset
+from pose.data.meta import DatasetMeta
+from pose.data.transforms import AugConfig, input_to_image
+from pose.engine import distributed as dist
+from pose.engine.checkpoint import load_checkpoint, model_state
+from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
+from pose.errors import CheckpointError, ConfigError
+from pose.evaluation.coco import evaluate_keypoints
+from pose.models import TopdownPoseEstimator, build_model
+
+KIND = "pose"
+
+
+def build_aug(overrides: dict[str, Any]) -> AugConfig:
+    names = {f.name for f in dataclasses.fields(AugConfig)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        import difflib
+
+        close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
+        raise ConfigError(f"unknown key 'aug.{unknown[0]}'", entry=f"aug.{unknown[0]}", hint=f"did you mean '{close[0]}'?" if close else None)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    return AugConfig(**values)
+
+
+def build_pose_model(params: PoseParams, meta: DatasetMeta) -> TopdownPoseEstimator:
+    size = tuple(params.model.input_size) if params.model.input_size else None
+    return build_model(params.model.preset, meta.num_keypoints, input_size=size,
+                       flip_indices=meta.flip_indices.tolist(), flip_test=params.test.flip)
+
+
+def checkpoint_config(params: PoseParams, meta: DatasetMeta, model: TopdownPoseEstimator) -> dict[str, Any]:
+    """What a checkpoint carries to rebuild its model without any other file."""
+    return {"kind": KIND, "params": params.model_dump(mode="json"), "meta": meta.to_dict(),
+            "preset": params.model.preset, "input_size": list(model.input_size), "num_keypoints": meta.num_keypoints}
+
+
+def model_from_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[TopdownPoseEstimator, DatasetMeta, dict[str, Any]]:
+    """Rebuild a pose model from a training checkpoint (EMA weights when present)."""
+    state = load_checkpoint(path, map_location="cpu")
+    cfg = state.get("config")
+    if not isinstance(cfg, dict) or cfg.get("kind") != KIND:
+        raise CheckpointError("not a pose checkpoint (no pose config inside)", file=path)
+    meta = DatasetMeta.from_dict(cfg["meta"], source=f"{path}:meta")
+    params = PoseParams.model_validate(cfg["params"])
+    model = build_pose_model(params, meta)
+    weights = model_state(state, path)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        raise CheckpointError(f"weights do not fit preset '{params.model.preset}' ({' '.join(str(e).split())[:160]})", file=path) from None
+    return model.to(device).eval(), meta, cfg
+
+
+def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
+    return torch.utils.data.default_collate(batch)
+
+
+def make_loader(dataset: TopdownDataset, *, batch_size: int, workers: int, shuffle: bool, seed: int, epoch: int = 0,
+                drop_last: bool = False) -> DataLoader:
+    """A loader whose order and worker seeds depend only on (seed, epoch): resumes see the same data."""
+    g = torch.Generator().manual_seed(seed * 1000 + epoch)
+    sampler = None
+    if dist.is_dist():
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        sampler.set_epoch(epoch)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+                      num_workers=workers, generator=g, drop_last=drop_last, collate_fn=collate,
+                      persistent_workers=False, pin_memory=torch.cuda.is_available())
+
+
+@torch.no_grad()
+def predict(model: TopdownPoseEstimator, dataset: TopdownDataset, *, batch_size: int = 64, workers: int = 0,
+            device: torch.device | None = None) -> list[dict[str, Any]]:
+    """COCO keypoint results (image pixels) for every crop of ``dataset``; GT crops carry ``ann_id``."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    results: list[dict[str, Any]] = []
+    loader = make_loader(dataset, batch_size=batch_size, workers=workers, shuffle=False, seed=0)
+    cat = int(dataset.data.categories[0]["id"]) if dataset.data.categories else 1
+    for batch in loader:
+        kpts, scores = model(batch["image"].to(device), mode="predict")
+        pts = input_to_image(kpts.float().cpu().numpy(), batch["center"].numpy(), batch["scale"].numpy(),
+                             batch["rotation"].numpy(), model.input_size, udp=dataset.udp)
+        scores = scores.float().cpu().numpy()
+        flat = np.concatenate([pts, scores[..., None]], axis=2).reshape(len(pts), -1).round(3)
+        boxes = xyxy_to_xywh(batch["bbox"].numpy())
+        for j in range(len(pts)):
+            r = {"image_id": int(batch["image_id"][j]), "category_id": cat, "keypoints": flat[j].tolist(),
+                 "score": float(scores[j].mean()), "bbox_score": float(batch["bbox_score"][j]),
+                 "bbox": [round(float(v), 3) for v in boxes[j]]}
+            if int(batch["ann_id"][j]) >= 0:
+                r["ann_id"] = int(batch["ann_id"][j])
+            results.append(r)
+    return results
+
+
+def evaluate(model: TopdownPoseEstimator, gt: CocoData, meta: DatasetMeta, *, boxes: Any = None, batch_size: int = 64,
+             workers: int = 0, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Predict on ``gt`` (GT boxes, or detection ``boxes``) and score with COCOeval + PCK."""
+    ds = TopdownDataset(gt, meta, input_size=model.input_size, train=False, boxes=boxes)
+    results = predict(model, ds, batch_size=batch_size, workers=workers)
+    return evaluate_keypoints(gt, results, meta, out_dir=out_dir)
+
+
+def _settings(params: PoseParams, world: int) -> OptimSettings:
+    t = params.train
+    lr = t.lr * (t.batch_size * world / t.base_batch_size) if t.autoscale_lr else t.lr
+    return OptimSettings(epochs=t.epochs, lr=lr, optimizer=t.optimizer, weight_decay=t.weight_decay, warmup_iters=t.warmup_iters,
+                         warmup_ratio=t.warmup_ratio, schedule=t.schedule, min_lr_ratio=t.min_lr_ratio, milestones=tuple(t.milestones),
+                         gamma=t.gamma, amp=t.amp, ema=t.ema, ema_decay=t.ema_decay, clip_grad=t.clip_grad,
+                         val_interval=t.val_interval, channels_last=t.channels_last)
+
+
+def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
+               device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None,
+               launcher: str = "none", console: Any = None) -> dict[str, Any]:
+    """Train a top-down pose model as ``params`` say; checkpoints and the resolved params go to ``work_dir``."""
+    dev = resolve_device(device)
+    if launcher == "torchrun":
+        if not dist.launched_by_torchrun():
+            raise ConfigError("--launcher torchrun needs to run under torchrun", entry="--launcher", hint="torchrun --nproc-per-node N -m pose.cli train ...")
+        dist.init(dev.type)
+        if dev.type == "cuda":
+            dev = torch.device("cuda", dist.local_rank())
+    elif launcher != "none":
+        raise ConfigError(f"unknown launcher '{launcher}'", entry="--launcher", hint="none or torchrun")
+    t = params.train
+    seed_everything(t.seed + dist.rank(), t.deterministic)
+    train_data, meta = load_dataset(params.dataset, split=params.train_split, meta=params.meta)
+    val_data, _ = load_dataset(params.dataset, split=params.val_split, meta=params.meta)
+    torch.manual_seed(t.seed)
+    model = build_pose_model(params, meta)
+    train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug(params.aug))
+    if len(train_set) == 0:
+        raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
+    per_rank = -(-len(train_set) // dist.world_size())
+    iters = max(1, per_rank // t.batch_size)
+
+    def loaders(epoch: int) -> DataLoader:
+        return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=t.seed, epoch=epoch,
+                           drop_last=len(train_set) >= t.batch_size)
+
+    def loss(m: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return m(batch["image"], batch["targets"], mode="loss")
+
+    def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
+        if not dist.is_main():
+            return {}
+        metrics = evaluate(m, val_data, meta, batch_size=params.test.batch_size, workers=t.workers,
+                           out_dir=Path(work_dir) / "val")
+        return {k: float(v) for k, v in metrics.items() if k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
+                and v is not None}
+
+    task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=iters, evaluate=evaluate_val, best_metric="AP",
+                config=checkpoint_config(params, meta, model))
+    t0 = time.perf_counter()
+    try:
+        summary = fit(task, _settings(params, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=t.workers,
+                      resume=resume, load_from=load_from, validate=validate, callbacks=callbacks, console=console)
+    finally:
+        if launcher == "torchrun":
+            dist.shutdown()
+    summary["train_seconds"] = time.perf_counter() - t0
+    summary["train_instances"] = len(train_set)
+    return summary
+
+
+def score_checkpoint(checkpoint: str | Path, *, dataset: str | None = None, split: str | None = None, det_results: str | Path | None = None,
+              flip: bool | None = None, device: str = "auto", out_dir: str | Path | None = None, batch_size: int | None = None) -> dict[str, Any]:
+    """Score a checkpoint on a split (its own val split by default), GT boxes or detections."""
+    dev = resolve_device(device)
+    model, meta, cfg = model_from_checkpoint(checkpoint, device=dev)
+    params = PoseParams.model_validate(cfg["params"])
+    if flip is not None:
+        model.flip_test = flip
+    gt, _ = load_dataset(dataset or params.dataset, split=split or params.val_split, meta=None if dataset else params.meta)
+    if gt.num_keypoints != meta.num_keypoints:
+        raise ConfigError(f"the checkpoint predicts {meta.num_keypoints} keypoints, the dataset has {gt.num_keypoints}", file=dataset or params.dataset)
+    return evaluate(model, gt, meta, boxes=det_results, batch_size=batch_size or params.test.batch_size, out_dir=out_dir)
