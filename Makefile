@@ -38,7 +38,7 @@ test: setup
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 bench: setup
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/pose bench
 
 clean:
 	rm -rf $(BUILD) .pytest_cache

@@ -229,6 +229,8 @@ def train(
     summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
                          validate=not no_validate, launcher=launcher, console=err_console)
     best = summary.get("best")
+    if not summary["is_main"]:
+        return
     console.print(f"done in {summary['train_seconds']:.0f} s; best AP {best:.4f}" if best is not None else f"done in {summary['train_seconds']:.0f} s")
 
 
@@ -300,6 +302,33 @@ def eval_(
     from pose.evaluation import evaluate_files
 
     evaluate_files(gt, pred, images=images, meta=meta, out=out, split=split, console=console)
+
+
+# --------------------------------------------------------------------------- benchmarks
+@app.command("bench")
+def bench(
+    names: list[str] = typer.Argument(None, help="Benchmarks to run (default: all), e.g. codecs train_step."),
+    list_only: bool = typer.Option(False, "--list", help="List the benchmarks and exit."),
+) -> None:
+    """Run benchmarks/bench_<name>.py from the project root: tables on screen, JSON in benchmarks/results/."""
+    import subprocess
+
+    from pose.errors import ConfigError
+
+    root = Path.cwd()
+    found = {p.stem.removeprefix("bench_"): p for p in sorted((root / "benchmarks").glob("bench_*.py"))}
+    if not found:
+        raise ConfigError("no benchmarks/ folder here", file=root / "benchmarks", hint="run from the project root")
+    if list_only:
+        console.print("\n".join(found))
+        return
+    for name in names or list(found):
+        if name not in found:
+            raise ConfigError(f"unknown benchmark '{name}'", entry="NAMES", hint=f"one of: {', '.join(found)}")
+        console.rule(name)
+        rc = subprocess.run([sys.executable, str(found[name])], cwd=root).returncode
+        if rc:
+            raise typer.Exit(rc)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -155,9 +155,6 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
     train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug(params.aug))
     if len(train_set) == 0:
         raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
-    per_rank = -(-len(train_set) // dist.world_size())
-    iters = max(1, per_rank // t.batch_size)
-
     def loaders(epoch: int) -> DataLoader:
         return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=t.seed, epoch=epoch,
                            drop_last=len(train_set) >= t.batch_size)
@@ -173,9 +170,10 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         return {k: float(v) for k, v in metrics.items() if k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
                 and v is not None}
 
-    task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=iters, evaluate=evaluate_val, best_metric="AP",
+    task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=max(1, len(loaders(0))), evaluate=evaluate_val, best_metric="AP",
                 config=checkpoint_config(params, meta, model))
     t0 = time.perf_counter()
+    is_main = dist.is_main()
     try:
         summary = fit(task, _settings(params, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=t.workers,
                       resume=resume, load_from=load_from, validate=validate, callbacks=callbacks, console=console)
@@ -183,6 +181,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         if launcher == "torchrun":
             dist.shutdown()
     summary["train_seconds"] = time.perf_counter() - t0
+    summary["is_main"] = is_main
     summary["train_instances"] = len(train_set)
     return summary
 
