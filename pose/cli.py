@@ -257,6 +257,41 @@ def test(
         console.print(f"wrote {out}")
 
 
+# --------------------------------------------------------------------------- inference
+@app.command("infer")
+def infer(
+    src: str = typer.Argument(..., help="Image, folder of images, video file, or webcam index (e.g. 0)."),
+    pose_model: Path = typer.Option(..., "--pose-model", help="Training checkpoint, published .pth or .onnx."),
+    det_model: Optional[Path] = typer.Option(None, "--det-model", help="Detector checkpoint (or use --full-frame)."),
+    full_frame: bool = typer.Option(False, "--full-frame", help="No detector: the whole frame is one box."),
+    bbox_thr: float = typer.Option(0.3, help="Detector score threshold."),
+    kpt_thr: float = typer.Option(0.3, help="Keypoints below this score are not drawn."),
+    nms_thr: float = typer.Option(0.3, help="Box NMS IoU threshold."),
+    radius: int = typer.Option(3, help="Keypoint radius."),
+    thickness: int = typer.Option(2, help="Skeleton line thickness."),
+    draw_bbox: bool = typer.Option(False, "--draw-bbox", help="Draw boxes."),
+    draw_heatmap: bool = typer.Option(False, "--draw-heatmap", help="Blend the max heatmap over the frame."),
+    show_kpt_idx: bool = typer.Option(False, "--show-kpt-idx", help="Write keypoint indices."),
+    show: bool = typer.Option(False, "--show", help="Show a window (needs a display)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output image, folder or video (.mp4/.avi/...)."),
+    save_json: Optional[Path] = typer.Option(None, "--save-json", help="Write COCO-style results per frame."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    batch_size: int = typer.Option(8, min=1, help="Frames per batch."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for torch (default: torch's choice)."),
+) -> None:
+    """Detect and estimate poses on images, folders, videos or a webcam; draw and/or save JSON."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from pose.inference.infer import run_infer
+
+    run_infer(src, det_model=det_model, pose_model=pose_model, full_frame=full_frame, bbox_thr=bbox_thr, kpt_thr=kpt_thr,
+              nms_thr=nms_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
+              show_kpt_idx=show_kpt_idx, show=show, out=out, save_json=save_json, device=device, batch_size=batch_size,
+              console=err_console)
+
+
 # --------------------------------------------------------------------------- models
 @app.command("models")
 def models(

@@ -1,0 +1,1 @@
+"""Inference: load models, detect, top-down pose on all boxes of a frame, draw, read/write media."""
