@@ -39,3 +39,15 @@ def test_atomic_dir_all_or_nothing(tmp_path: Path) -> None:
     with atomic_dir(d) as tmp:
         (tmp / "c").write_text("3")
     assert sorted(os.listdir(d)) == ["c"]
+
+
+def test_outputs_get_normal_permissions(tmp_path: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "d"):
+            pass
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755

@@ -1,0 +1,1 @@
+"""Publishing: stripped, hash-named models with meta (package), ONNX export (onnx), MLflow registry (registry)."""
