@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import BEST, LATEST, load_checkpoint, load_weights, model_state, rng_state, save_checkpoint, set_rng_state
@@ -149,6 +149,22 @@ def build_optimizer(model: torch.nn.Module, s: OptimSettings) -> torch.optim.Opt
     raise ConfigError(f"unknown optimizer '{s.optimizer}'", entry="train.optimizer", hint="adamw or adam")
 
 
+def ema_update(decay: float) -> Callable[..., None]:
+    """EMA with warm-up: the decay ramps as ``(1 + n) / (10 + n)`` up to ``decay``.
+
+    A fixed 0.999 on a run of a few hundred iterations would leave the EMA weights mostly at
+    their random initialisation; the ramp makes EMA useful on short CPU runs too.
+    """
+
+    @torch.no_grad()
+    def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        n = float(num_averaged)
+        d = min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - d)
+
+    return update
+
+
 def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
@@ -250,7 +266,7 @@ def fit(
     )
     scheduler = build_scheduler(optimizer, spec)
     scaler = torch.amp.GradScaler("cuda") if s.amp == "fp16" else None
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(s.ema_decay), use_buffers=True) if s.ema else None
+    ema = AveragedModel(model, multi_avg_fn=ema_update(s.ema_decay), use_buffers=True) if s.ema else None
 
     start_epoch, best, history = 0, -math.inf, []
     ckpt_path = _resume_path(resume, work_dir)

@@ -116,3 +116,15 @@ def test_cuda_request_without_gpu_is_an_error() -> None:
     with pytest.raises(ConfigError, match="CUDA is not available"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
+
+
+def test_ema_warms_up_then_uses_decay() -> None:
+    from pose.engine.trainer import ema_update
+
+    upd = ema_update(0.99)
+    e, p = [torch.zeros(1)], [torch.ones(1)]
+    upd(e, p, torch.tensor(0))
+    assert e[0].item() == pytest.approx(0.9)  # decay 1/10 at the first update
+    e = [torch.zeros(1)]
+    upd(e, p, torch.tensor(10_000))
+    assert e[0].item() == pytest.approx(0.01)
