@@ -208,6 +208,7 @@ def train(
     launcher: str = typer.Option("none", help="none or torchrun (DDP; run under torchrun)."),
     autoscale_lr: bool = typer.Option(False, "--autoscale-lr", help="Scale lr by total batch / train.base_batch_size."),
     device: str = typer.Option("auto", help="auto, cpu or cuda[:N]; cuda without a GPU is an error."),
+    track: bool = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline)."),
 ) -> None:
     """Train a top-down pose model."""
     from pose.config import PoseParams, load_params
@@ -226,8 +227,11 @@ def train(
 
     work_dir.mkdir(parents=True, exist_ok=True)
     write_text(work_dir / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
-    summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
-                         validate=not no_validate, launcher=launcher, console=err_console)
+    from pose.pipeline.track import tracked
+
+    with tracked("train_pose", track) as callbacks:
+        summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
+                             validate=not no_validate, launcher=launcher, callbacks=callbacks, console=err_console)
     best = summary.get("best")
     if not summary["is_main"]:
         return
@@ -410,6 +414,12 @@ def bench(
         rc = subprocess.run([sys.executable, str(found[name])], cwd=root).returncode
         if rc:
             raise typer.Exit(rc)
+
+
+# --------------------------------------------------------------------------- pipeline
+from pose.pipeline.commands import pipeline_app  # noqa: E402  (after the other commands: `pose pipeline ...`)
+
+app.add_typer(pipeline_app, name="pipeline")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -160,7 +160,12 @@ def ema_update(decay: float) -> Callable[..., None]:
     def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
         n = float(num_averaged)
         d = min(decay, (1.0 + n) / (10.0 + n))
-        torch._foreach_lerp_(ema_params, [p.detach() for p in params], 1.0 - d)
+        floats = [(e, p.detach()) for e, p in zip(ema_params, params) if e.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([e for e, _ in floats], [p for _, p in floats], 1.0 - d)
+        for e, p in zip(ema_params, params):
+            if not e.is_floating_point():
+                e.copy_(p)
 
     return update
 

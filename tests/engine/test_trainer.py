@@ -15,7 +15,7 @@ Y = X @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1
 
 def make_task(nan_at: int | None = None) -> Task:
     seed_everything(0, deterministic=True)
-    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.1), torch.nn.Linear(8, 1))
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Dropout(0.1), torch.nn.Linear(8, 1))
 
     def loaders(epoch: int):
         g = torch.Generator().manual_seed(1000 + epoch)
@@ -105,7 +105,7 @@ def test_non_finite_loss_names_epoch_and_iteration(tmp_path: Path) -> None:
 def test_resume_from_wrong_model_is_refused(tmp_path: Path) -> None:
     fit(make_task(), OptimSettings(epochs=1, lr=0.01), work_dir=tmp_path, device=torch.device("cpu"), show_progress=False)
     task = make_task()
-    task.model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.1), torch.nn.Linear(3, 1))
+    task.model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.1), torch.nn.Linear(3, 1))
     with pytest.raises(CheckpointError, match="does not match the model"):
         fit(task, OptimSettings(epochs=2, lr=0.01), work_dir=tmp_path, device=torch.device("cpu"), resume="auto", show_progress=False)
 
