@@ -238,6 +238,53 @@ def train(
     console.print(f"done in {summary['train_seconds']:.0f} s; best AP {best:.4f}" if best is not None else f"done in {summary['train_seconds']:.0f} s")
 
 
+@app.command("train-det")
+def train_det(
+    config: Path = typer.Argument(..., help="Params YAML (see params/detector.yaml)."),
+    work_dir: Path = typer.Option(Path("build/detector"), "--work-dir", help="Checkpoints and logs."),
+    resume: Optional[str] = typer.Option(None, help="'auto' (latest.pth in --work-dir) or a checkpoint path."),
+    load_from: Optional[Path] = typer.Option(None, help="Load weights only (reports missing/unexpected keys)."),
+    no_validate: bool = typer.Option(False, "--no-validate", help="Skip validation during training."),
+    seed: Optional[int] = typer.Option(None, help="Overrides train.seed."),
+    deterministic: bool = typer.Option(False, "--deterministic", help="Deterministic algorithms (exact resume)."),
+    set_: list[str] = typer.Option([], "--set", help="Override a param: --set train.epochs=5 (repeatable)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]; cuda without a GPU is an error."),
+    track: bool = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline)."),
+) -> None:
+    """Train a person/animal detector (torchvision, from scratch) on the dataset's boxes."""
+    from pose.detection.train import train_from_config
+    from pose.pipeline.track import tracked
+
+    with tracked("train_detector", track) as callbacks:
+        summary = train_from_config(config, work_dir, resume=resume, load_from=str(load_from) if load_from else None, validate=not no_validate,
+                                    seed=seed, deterministic=deterministic, overrides=list(set_), device=device, callbacks=callbacks,
+                                    console=err_console)
+    best = summary.get("best")
+    console.print(f"done in {summary['train_seconds']:.0f} s" + (f"; best bbox mAP {best:.4f}" if best is not None else ""))
+
+
+@app.command("test-det")
+def test_det(
+    config: Path = typer.Argument(..., help="Params YAML the detector was trained with."),
+    checkpoint: Path = typer.Argument(..., help="Detector checkpoint."),
+    out: Optional[Path] = typer.Option(None, help="Write metrics JSON here (bbox results beside it)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Score a detector: COCO bbox mAP, mAP50, mAP75, AR (pycocotools)."""
+    from rich.table import Table
+
+    from pose.detection.train import score_from_config
+
+    metrics = score_from_config(config, checkpoint, out=out, device=device)
+    t = Table(title=f"detector {checkpoint}")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for k, v in metrics.items():
+        if isinstance(v, (int, float)):
+            t.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
+    console.print(t)
+
+
 @app.command("test")
 def test(
     checkpoint: Path = typer.Argument(..., help="Training checkpoint (best.pth / latest.pth)."),

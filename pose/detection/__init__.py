@@ -1,0 +1,1 @@
+"""Object detectors (torchvision architectures, the dataset's own categories): presets, data, training, inference."""

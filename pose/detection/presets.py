@@ -1,0 +1,109 @@
+"""Detector presets: a plain dict name -> ``DetectorPreset`` (builder + default input size).
+
+Every builder makes a torchvision detector for the dataset's own categories from random
+weights (``weights=None, weights_backbone=None``): nothing is downloaded, ever. ``num_classes``
+counts the background, as torchvision expects (labels ``1..C``; ``0`` is background for the
+two-stage and SSD heads; FCOS scores it like a class, never trained positive, and
+``predict.forward`` drops it).
+
+``input_size`` is the long side of the network input: the model's own transform scales each
+image so its long side equals it (aspect ratio kept). ``fcos-tiny`` is a small plain-conv FCOS
+that trains from scratch on a CPU in minutes; the others are the standard torchvision
+architectures for real data and a GPU.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+from torchvision.models.detection import FCOS, fasterrcnn_mobilenet_v3_large_320_fpn, fcos_resnet50_fpn, ssdlite320_mobilenet_v3_large
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.fcos import FCOSHead
+from torchvision.ops import Conv2dNormActivation
+from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+
+from pose.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DetectorPreset:
+    build: Callable[[int, int], nn.Module]  # (num_classes incl. background, input_size) -> model
+    input_size: int
+    description: str
+
+
+def _set_size(model: nn.Module, size: int, *, fixed: bool = False) -> nn.Module:
+    t = model.transform
+    t.min_size, t.max_size = (size,), size
+    if fixed:
+        t.fixed_size = (size, size)
+    return model
+
+
+def _ssdlite(num_classes: int, size: int) -> nn.Module:
+    model = ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=num_classes)
+    return _set_size(model, size, fixed=True)
+
+
+def _fasterrcnn(num_classes: int, size: int) -> nn.Module:
+    return fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, num_classes=num_classes, min_size=size, max_size=size)
+
+
+def _fcos_r50(num_classes: int, size: int) -> nn.Module:
+    return fcos_resnet50_fpn(weights=None, weights_backbone=None, num_classes=num_classes, min_size=size, max_size=size)
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    """A stride-2 stage: conv-BN-ReLU down, then one residual-free 3x3 conv."""
+    return nn.Sequential(Conv2dNormActivation(c_in, c_out, 3, stride=2), Conv2dNormActivation(c_out, c_out, 3))
+
+
+def tiny_backbone(widths: tuple[int, ...] = (16, 32, 64, 96, 128)) -> nn.Sequential:
+    """Five stride-2 stages (strides 2..32) of plain 3x3 convs; children ``"0"``..``"4"``."""
+    chans = (3, *widths)
+    return nn.Sequential(*[_block(a, b) for a, b in zip(chans[:-1], chans[1:])])
+
+
+def _fcos_tiny(num_classes: int, size: int, fpn: int = 64) -> nn.Module:
+    body = tiny_backbone()
+    widths = [body[i][1].out_channels for i in (2, 3, 4)]
+    backbone = BackboneWithFPN(body, {"2": "p3", "3": "p4", "4": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
+    # FCOS assigns a box to the level whose anchor size s has 4s < max(l, t, r, b) < 8s: half of
+    # torchvision's sizes send ~60 px objects to P3, ~120 px to P4, larger to P5 at a ~200 px input;
+    # the centre-sampling radius (in anchor sizes) doubles to stay 1.5 strides.
+    anchors = AnchorGenerator(sizes=((4,), (8,), (16,), (32,), (64,)), aspect_ratios=((1.0,),) * 5)
+    model = FCOS(backbone, num_classes, min_size=size, max_size=size, anchor_generator=anchors,
+                 center_sampling_radius=3.0, score_thresh=0.05, detections_per_img=100)
+    model.head = FCOSHead(fpn, 1, num_classes, num_convs=2)
+    return model
+
+
+PRESETS: dict[str, DetectorPreset] = {
+    "fcos-tiny": DetectorPreset(_fcos_tiny, 192, "FCOS, 5-stage plain-conv backbone + 64-ch FPN; CPU-trainable from scratch"),
+    "ssdlite320-mobilenetv3": DetectorPreset(_ssdlite, 320, "SSDlite, MobileNetV3-Large (torchvision)"),
+    "fasterrcnn-mobilenetv3-fpn": DetectorPreset(_fasterrcnn, 320, "Faster R-CNN, MobileNetV3-Large FPN (torchvision, 320 px)"),
+    "fcos-resnet50": DetectorPreset(_fcos_r50, 512, "FCOS, ResNet-50 FPN (torchvision)"),
+}
+
+
+def get_preset(name: str) -> DetectorPreset:
+    if name not in PRESETS:
+        close = difflib.get_close_matches(name, list(PRESETS), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"one of {', '.join(PRESETS)}"
+        raise ConfigError(f"unknown detector preset '{name}'", entry="preset", hint=hint)
+    return PRESETS[name]
+
+
+def build_detector(preset: str, num_categories: int, input_size: int | None = None) -> nn.Module:
+    """A randomly initialised detector for ``num_categories`` foreground classes."""
+    p = get_preset(preset)
+    if num_categories < 1:
+        raise ConfigError(f"a detector needs at least one category, got {num_categories}", entry="categories")
+    size = input_size or p.input_size
+    if size < 32:
+        raise ConfigError(f"input_size must be at least 32 px, got {size}", entry="input_size")
+    return p.build(num_categories + 1, size)

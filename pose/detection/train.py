@@ -1,0 +1,163 @@
+"""Detector recipe: ``params/detector.yaml`` -> datasets, torchvision detector, engine ``Task``; train and test.
+
+Mirrors ``pose.recipes.topdown``: ``train_detector`` builds everything and calls ``fit``
+(loss = the sum of torchvision's loss dict, ``best.pth`` by ``bbox_mAP`` on the val split);
+``score_detector`` scores a checkpoint with COCO bbox mAP. ``train_from_config`` and
+``score_from_config`` are what ``pose train-det`` / ``pose test-det`` call.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch.utils.data import DataLoader, DistributedSampler
+
+from pose.config import load_params, validate_params
+from pose.data.coco import CocoData
+from pose.data.layout import load_dataset
+from pose.detection.dataset import DetectionDataset, category_labels, collate
+from pose.detection.evaluate import evaluate_boxes, results_json
+from pose.detection.params import DetectorParams
+from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
+from pose.detection.presets import build_detector
+from pose.engine import distributed as dist
+from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
+from pose.errors import ConfigError
+from pose.fileio import write_json, write_text
+
+#: Metrics ``fit`` records after each validation.
+VAL_KEYS = ("bbox_mAP", "bbox_mAP50", "bbox_mAP75", "bbox_AR")
+
+
+def make_loader(dataset: DetectionDataset, *, batch_size: int, workers: int, shuffle: bool, seed: int, epoch: int = 0,
+                drop_last: bool = False) -> DataLoader:
+    """A loader whose order and worker seeds depend only on (seed, epoch): resumes see the same data."""
+    g = torch.Generator().manual_seed(seed * 1000 + epoch)
+    sampler = None
+    if dist.is_dist():
+        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        sampler.set_epoch(epoch)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler, num_workers=workers,
+                      generator=g, drop_last=drop_last, collate_fn=collate, persistent_workers=False)
+
+
+@torch.no_grad()
+def predict_dataset(model: torch.nn.Module, data: CocoData, category_ids: list[int], *, batch_size: int = 16,
+                    workers: int = 0) -> list[dict[str, Any]]:
+    """COCO bbox results (image pixels, every box the model keeps) for every image of ``data``."""
+    model.eval()
+    label_of = {c: i + 1 for i, c in enumerate(category_ids)}
+    ds = DetectionDataset(data, input_size_of(model), train=False, label_of=label_of)
+    ids: list[int] = []
+    dets = []
+    for batch in make_loader(ds, batch_size=batch_size, workers=workers, shuffle=False, seed=0):
+        for boxes, scores, labels in forward(model, batch["images"], batch["scales"]):
+            dets.append((boxes.numpy(), scores.numpy(), labels.numpy()))
+        ids.extend(batch["image_ids"])
+    return results_json(ids, dets, category_ids)
+
+
+def evaluate_detector(model: torch.nn.Module, data: CocoData, category_ids: list[int], *, batch_size: int = 16, workers: int = 0,
+                      out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Predict on ``data`` and score with COCOeval (bbox)."""
+    return evaluate_boxes(data, predict_dataset(model, data, category_ids, batch_size=batch_size, workers=workers), out_dir=out_dir)
+
+
+def _settings(params: DetectorParams) -> OptimSettings:
+    t = params.train
+    return OptimSettings(epochs=t.epochs, lr=t.lr, optimizer=t.optimizer, weight_decay=t.weight_decay, warmup_iters=t.warmup_iters,
+                         warmup_ratio=t.warmup_ratio, schedule=t.schedule, min_lr_ratio=t.min_lr_ratio, milestones=tuple(t.milestones),
+                         gamma=t.gamma, amp=t.amp, ema=t.ema, ema_decay=t.ema_decay, clip_grad=t.clip_grad,
+                         val_interval=t.val_interval, channels_last=t.channels_last)
+
+
+def _loss(model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    device = next(model.parameters()).device
+    images = [im.to(device, non_blocking=True) for im in batch["images"]]
+    targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in batch["targets"]]
+    return model(images, targets)
+
+
+def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
+                   device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None, seed: int | None = None,
+                   deterministic: bool | None = None, console: Any = None) -> dict[str, Any]:
+    """Train a detector as ``params`` say (``seed``/``deterministic`` override ``train.*``); checkpoints go to ``work_dir``."""
+    dev = resolve_device(device)
+    t = params.train
+    seed = t.seed if seed is None else seed
+    seed_everything(seed + dist.rank(), t.deterministic if deterministic is None else deterministic)
+    train_data, _ = load_dataset(params.dataset, split=params.train_split)
+    val_data, _ = load_dataset(params.dataset, split=params.val_split)
+    category_ids, names = category_labels(train_data)
+    if not category_ids:
+        raise ConfigError("the training split has no categories", file=params.dataset, entry=f"{params.train_split}.categories")
+    size = params.resolved_input_size()
+    torch.manual_seed(seed)
+    model = build_detector(params.preset, len(category_ids), size)
+    label_of = {c: i + 1 for i, c in enumerate(category_ids)}
+    train_set = DetectionDataset(train_data, size, train=True, aug=params.aug.to_aug(), label_of=label_of)
+    if len(train_set) == 0:
+        raise ConfigError("no training images", file=params.dataset, entry=params.train_split)
+    per_rank = -(-len(train_set) // dist.world_size())
+    drop_last = per_rank >= t.batch_size
+    iters = max(1, per_rank // t.batch_size if drop_last else -(-per_rank // t.batch_size))
+
+    def loaders(epoch: int) -> DataLoader:
+        return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=seed, epoch=epoch, drop_last=drop_last)
+
+    def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
+        if not dist.is_main():
+            return {}
+        metrics = evaluate_detector(m, val_data, category_ids, batch_size=params.test.batch_size, workers=t.workers,
+                                    out_dir=Path(work_dir) / "val")
+        return {k: float(metrics[k]) for k in VAL_KEYS if metrics[k] is not None}
+
+    task = Task(model=model, loss=_loss, loaders=loaders, iters_per_epoch=iters, evaluate=evaluate_val, best_metric="bbox_mAP",
+                config=checkpoint_config(params.preset, size, names, category_ids, params.model_dump(mode="json")))
+    t0 = time.perf_counter()
+    summary = fit(task, _settings(params), work_dir=work_dir, device=dev, seed=seed, workers=t.workers, resume=resume,
+                  load_from=load_from, validate=validate, callbacks=callbacks, console=console)
+    summary["train_seconds"] = time.perf_counter() - t0
+    summary["train_images"] = len(train_set)
+    return summary
+
+
+def score_detector(checkpoint: str | Path, *, dataset: str | None = None, split: str | None = None, device: str = "auto",
+                  batch_size: int | None = None, workers: int = 0, out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Score a detector checkpoint on a split (the val split it was trained with by default)."""
+    model, info = load_detector(checkpoint, device=resolve_device(device))
+    params = validate_params(info.config.get("params") or {}, DetectorParams, source=f"{checkpoint}:config.params")
+    gt, _ = load_dataset(dataset or params.dataset, split=split or params.val_split)
+    return evaluate_detector(model, gt, info.category_ids, batch_size=batch_size or params.test.batch_size, workers=workers, out_dir=out_dir)
+
+
+# --------------------------------------------------------------------------- CLI entries
+def train_from_config(config: str | Path, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
+                      validate: bool = True, seed: int | None = None, deterministic: bool = False, overrides: list[str] | None = None,
+                      device: str = "auto", callbacks: list[Any] | None = None, console: Any = None) -> dict[str, Any]:
+    """``pose train-det CONFIG --work-dir DIR ...``: load params (+ overrides), record them in ``work_dir/params.yaml``, train."""
+    extra = list(overrides or [])
+    if seed is not None:
+        extra.append(f"train.seed={seed}")
+    if deterministic:
+        extra.append("train.deterministic=true")
+    params = load_params(config, DetectorParams, extra)
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    write_text(work_dir / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
+    return train_detector(params, work_dir, resume=resume, load_from=load_from, device=device, validate=validate,
+                          callbacks=callbacks, console=console)
+
+
+def score_from_config(config: str | Path, checkpoint: str | Path, *, out: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
+    """``pose test-det CONFIG CHECKPOINT [--out METRICS.json]``: the dataset/split come from CONFIG; results JSON beside ``out``."""
+    params = load_params(config, DetectorParams)
+    metrics = score_detector(checkpoint, dataset=params.dataset, split=params.val_split, device=device,
+                            batch_size=params.test.batch_size, workers=params.train.workers, out_dir=Path(out).parent if out else None)
+    if out is not None:
+        write_json(out, metrics, indent=2)
+    return metrics
