@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 import yaml
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from pose.config import load_params, validate_params
 from pose.data.coco import CocoData
@@ -25,24 +25,13 @@ from pose.detection.params import DetectorParams
 from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
+from pose.engine.loader import make_loader
 from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
 from pose.errors import ConfigError
 from pose.fileio import write_json, write_text
 
 #: Metrics ``fit`` records after each validation.
 VAL_KEYS = ("bbox_mAP", "bbox_mAP50", "bbox_mAP75", "bbox_AR")
-
-
-def make_loader(dataset: DetectionDataset, *, batch_size: int, workers: int, shuffle: bool, seed: int, epoch: int = 0,
-                drop_last: bool = False) -> DataLoader:
-    """A loader whose order and worker seeds depend only on (seed, epoch): resumes see the same data."""
-    g = torch.Generator().manual_seed(seed * 1000 + epoch)
-    sampler = None
-    if dist.is_dist():
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
-        sampler.set_epoch(epoch)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler, num_workers=workers,
-                      generator=g, drop_last=drop_last, collate_fn=collate, persistent_workers=False)
 
 
 @torch.no_grad()
@@ -54,7 +43,7 @@ def predict_dataset(model: torch.nn.Module, data: CocoData, category_ids: list[i
     ds = DetectionDataset(data, input_size_of(model), train=False, label_of=label_of)
     ids: list[int] = []
     dets = []
-    for batch in make_loader(ds, batch_size=batch_size, workers=workers, shuffle=False, seed=0):
+    for batch in make_loader(ds, batch_size=batch_size, workers=workers, shuffle=False, seed=0, collate_fn=collate):
         for boxes, scores, labels in forward(model, batch["images"], batch["scales"]):
             dets.append((boxes.numpy(), scores.numpy(), labels.numpy()))
         ids.extend(batch["image_ids"])
@@ -107,7 +96,7 @@ def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str 
     iters = max(1, per_rank // t.batch_size if drop_last else -(-per_rank // t.batch_size))
 
     def loaders(epoch: int) -> DataLoader:
-        return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=seed, epoch=epoch, drop_last=drop_last)
+        return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=seed, epoch=epoch, drop_last=drop_last, collate_fn=collate)
 
     def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
         if not dist.is_main():

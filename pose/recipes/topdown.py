@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from pose.config import PoseParams
 from pose.data.coco import CocoData, xyxy_to_xywh
@@ -24,6 +24,7 @@ from pose.data.meta import DatasetMeta
 from pose.data.transforms import AugConfig, input_to_image
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import load_checkpoint, model_state
+from pose.engine.loader import make_loader
 from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
@@ -71,23 +72,6 @@ def model_from_checkpoint(path: str | Path, *, device: str | torch.device = "cpu
     except RuntimeError as e:
         raise CheckpointError(f"weights do not fit preset '{params.model.preset}' ({' '.join(str(e).split())[:160]})", file=path) from None
     return model.to(device).eval(), meta, cfg
-
-
-def collate(batch: list[dict[str, Any]]) -> dict[str, Any]:
-    return torch.utils.data.default_collate(batch)
-
-
-def make_loader(dataset: TopdownDataset, *, batch_size: int, workers: int, shuffle: bool, seed: int, epoch: int = 0,
-                drop_last: bool = False) -> DataLoader:
-    """A loader whose order and worker seeds depend only on (seed, epoch): resumes see the same data."""
-    g = torch.Generator().manual_seed(seed * 1000 + epoch)
-    sampler = None
-    if dist.is_dist():
-        sampler = DistributedSampler(dataset, shuffle=shuffle, seed=seed, drop_last=drop_last)
-        sampler.set_epoch(epoch)
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-                      num_workers=workers, generator=g, drop_last=drop_last, collate_fn=collate,
-                      persistent_workers=False, pin_memory=torch.cuda.is_available())
 
 
 @torch.no_grad()
