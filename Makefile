@@ -3,17 +3,18 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-DATA ?= data/synth
 BUILD ?= build
-IMAGES ?= 400
-SEED ?= 0
+UI_PORT ?= 5000
+# dvc.yaml's commands call `pose`: the project's venv goes first on PATH for every DVC call.
+export PATH := $(abspath $(BIN)):$(PATH)
+export PREFECT_HOME := $(CURDIR)/.prefect
 
 export DVC_NO_ANALYTICS := 1
 export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS := false
 
-.PHONY: setup pipeline data test test-fast bench clean
+.PHONY: setup pipeline data test test-fast bench clean serve trigger ui dvc-status
 
 setup: $(VENV)/.installed
 
@@ -24,14 +25,28 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
-# Until the DVC pipeline lands: generate, validate and show the embedded dataset.
+# The DVC pipeline (dvc.yaml): make data/ present (regenerate the embedded set, or `dvc pull`
+# when a remote is configured), then `dvc repro` under one MLflow parent run. A no-op when
+# nothing changed.
 pipeline: setup
-	$(BIN)/pose data synth $(DATA) --images $(IMAGES) --seed $(SEED)
-	$(BIN)/pose data validate $(DATA) --split train --json $(BUILD)/validation/train.json
-	$(BIN)/pose data validate $(DATA) --split val --json $(BUILD)/validation/val.json
-	$(BIN)/pose data show $(DATA) --split train --num 16 --out $(BUILD)/preview/train.png
-	$(BIN)/pose data info $(DATA) --split train
-	@echo "preview: $(BUILD)/preview/train.png   validation: $(BUILD)/validation/"
+	$(BIN)/pose pipeline run
+
+# A local Prefect server on 127.0.0.1 (free port; state in .prefect/) serving deployment
+# train-pose/train-pose with the cron of params/schedule.yaml. Stop with Ctrl-C.
+serve: setup
+	$(BIN)/python flows/train_pose.py serve
+
+# Trigger the served deployment once and wait for its final state.
+trigger:
+	PREFECT_API_URL="$$(cat .prefect/api_url)" $(BIN)/prefect deployment run train-pose/train-pose --watch
+
+# The MLflow UI on the project store (mlruns/mlflow.db): http://127.0.0.1:$(UI_PORT)
+ui: setup
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlruns/mlflow.db" \
+		--host 127.0.0.1 --port $(UI_PORT) --workers 1
+
+dvc-status:
+	$(BIN)/dvc status
 
 test: setup
 	@$(BIN)/python -m pytest -q; rc=$$?; \

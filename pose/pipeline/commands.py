@@ -1,0 +1,159 @@
+"""``pose pipeline ...``: the commands ``dvc.yaml``, the Makefile and the Prefect flow call.
+
+Stage commands take their inputs and outputs as options with the ``dvc.yaml`` defaults, log a
+child MLflow run (``--track``, on in ``dvc.yaml``) and write every output atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+if TYPE_CHECKING:
+    from pose.config import DataParams
+
+pipeline_app = typer.Typer(help="The DVC pipeline: bootstrap data, stage commands, run, params overrides.", no_args_is_help=True)
+TRACK = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log a child MLflow run for this stage.")
+
+
+def _data_params(path: Path) -> DataParams:
+    from pose.config import DataParams, load_params
+
+    return load_params(path, DataParams)
+
+
+@pipeline_app.command("data")
+def data(params: Path = typer.Option(Path("params/data.yaml"), help="Data params.")) -> None:
+    """Make the raw input exist under data/: regenerate the embedded set, or `dvc pull` when a remote is set."""
+    from pose.pipeline.prepare import ensure_data
+
+    console.print(ensure_data(Path.cwd(), _data_params(params)))
+
+
+@pipeline_app.command("prepare")
+def prepare(
+    params: Path = typer.Option(Path("params/data.yaml"), help="Data params."),
+    out: Path = typer.Option(Path("build/dataset"), help="Canonical dataset folder to write."),
+    track: bool = TRACK,
+) -> None:
+    """Stage `prepare`: data/ -> the canonical dataset (converted; val split by image when missing)."""
+    from pose.pipeline.prepare import prepare as run
+    from pose.pipeline.track import tracked
+
+    p = _data_params(params)
+    with tracked("prepare", track) as cbs:
+        summary = run(Path.cwd(), p, out)
+        for cb in cbs:
+            cb.run.log_params(p.model_dump(mode="json"))
+            cb.run.log_metrics({f"{s}_{k}": v for s, c in summary["splits"].items() for k, v in c.items()})
+    console.print(json.dumps(summary))
+
+
+@pipeline_app.command("validate")
+def validate(
+    dataset: Path = typer.Option(Path("build/dataset"), help="Dataset folder."),
+    out: Path = typer.Option(Path("build/validation"), help="Report folder: <split>.json, flip checks, summary.json."),
+    decode: bool = typer.Option(False, "--decode", help="Decode every image fully."),
+    track: bool = TRACK,
+) -> None:
+    """Stage `validate`: report every split; exit 1 (failing the pipeline) on any error."""
+    from pose.pipeline.track import tracked
+    from pose.pipeline.validate import validate_dataset
+
+    with tracked("validate", track) as cbs:
+        summary, reports = validate_dataset(dataset, out, decode=decode)
+        for cb in cbs:
+            cb.run.log_metrics({"errors": summary["errors"], "warnings": summary["warnings"]})
+            cb.run.log_artifact(out / "summary.json")
+    for r in reports:
+        r.print(console)
+    if summary["errors"]:
+        err_console.print(f"[bold red]error:[/] {summary['errors']} validation error(s); reports in {out}")
+        raise typer.Exit(1)
+
+
+@pipeline_app.command("evaluate")
+def evaluate(
+    pose_checkpoint: Path = typer.Option(Path("build/pose/best.pth"), "--pose", help="Pose checkpoint."),
+    det_checkpoint: Path = typer.Option(Path("build/detector/best.pth"), "--det", help="Detector checkpoint."),
+    dataset: Path = typer.Option(Path("build/dataset"), help="Dataset folder."),
+    params: Path = typer.Option(Path("params/eval.yaml"), help="Eval params."),
+    out: Path = typer.Option(Path("build/eval"), help="metrics.json, pck_curve.json, predictions/, plots/ go here."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    track: bool = TRACK,
+) -> None:
+    """Stage `evaluate`: pose AP/PCK on GT and detector boxes, detector mAP, plots."""
+    from pose.config import load_params
+    from pose.fileio import write_json
+    from pose.pipeline.evaluate import evaluate_pipeline
+    from pose.pipeline.params import EvalParams
+    from pose.pipeline.track import tracked
+
+    p = load_params(params, EvalParams)
+    with tracked("evaluate", track) as cbs:
+        result = evaluate_pipeline(pose_checkpoint, det_checkpoint, dataset, p, out_dir=out / "predictions", plots_dir=out / "plots", device=device)
+        write_json(out / "pck_curve.json", result["curve"], indent=1)
+        write_json(out / "metrics.json", result["metrics"], indent=2)
+        for cb in cbs:
+            cb.run.log_params(p.model_dump(mode="json"))
+            cb.run.log_metrics(result["metrics"])
+            for png in sorted((out / "plots").glob("*.png")):
+                cb.run.log_artifact(png, "plots")
+    console.print(json.dumps(result["metrics"], indent=2))
+
+
+@pipeline_app.command("publish")
+def publish(
+    checkpoint: Path = typer.Option(Path("build/pose/best.pth"), help="Pose checkpoint."),
+    params: Path = typer.Option(Path("params/publish.yaml"), help="Publish params."),
+    out: Path = typer.Option(Path("build/publish"), help="Published files and publish.json."),
+) -> None:
+    """Stage `publish`: `pose publish CHECKPOINT --out DIR [--register]` with params/publish.yaml; result in DIR/publish.json."""
+    from pose.config import load_params
+    from pose.fileio import write_json
+    from pose.pipeline.params import PublishParams
+    from pose.pipeline.run import PUBLISH_RESULT
+    from pose.publish.package import publish_command
+
+    p = load_params(params, PublishParams)
+    result = publish_command(checkpoint, out, name=p.name, register=p.registry, onnx=p.onnx, min_gain=p.min_gain)
+    write_json(out / Path(PUBLISH_RESULT).name, result, indent=2)
+    console.print_json(json.dumps(result, default=str))
+
+
+@pipeline_app.command("set")
+def set_(assignments: list[str] = typer.Argument(..., help="FILE:KEY=VALUE, e.g. params/pose.yaml:train.epochs=1")) -> None:
+    """Change params files (checked against their schema, written atomically), as `dvc exp run -S` would."""
+    from pose.pipeline.params import set_params
+
+    changed = set_params(Path.cwd(), assignments)
+    console.print("changed: " + (", ".join(str(p) for p in changed) or "nothing"))
+
+
+@pipeline_app.command("run")
+def run(
+    stages: list[str] = typer.Argument(None, help="Stages to reproduce (default: all)."),
+    force: bool = typer.Option(False, "--force", help="Re-run even when nothing changed."),
+) -> None:
+    """Bootstrap data/, then `dvc repro` under the project lock and one MLflow parent run."""
+    import time
+
+    from pose.pipeline.prepare import ensure_data
+    from pose.pipeline.run import run_pipeline
+
+    t0 = time.perf_counter()
+    console.print(ensure_data(Path.cwd(), _data_params(Path("params/data.yaml"))))
+    summary = run_pipeline(Path.cwd(), stages=stages or (), force=force)
+    if summary["up_to_date"]:
+        console.print(f"up to date (dvc status clean) in {time.perf_counter() - t0:.1f} s; nothing to run")
+        return
+    decision = (summary.get("publish") or {}).get("decision") or {}
+    console.print(f"pipeline done in {time.perf_counter() - t0:.1f} s; data changed: {summary['data_changed']}; "
+                  f"AP {summary['metrics'].get('AP', '-')}; registry: {decision.get('verdict', '-')} {decision.get('reason', '')}")

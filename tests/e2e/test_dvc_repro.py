@@ -1,0 +1,95 @@
+"""The whole chain with plain ``dvc repro`` in a throw-away copy: lock file, metrics, registry
+champion, published .pth + .onnx with parity, a no-op second run, and the MLflow UI's REST API."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from e2e.support import BIN, e2e_env, run
+
+from pose.pipeline.run import STAGES
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as r:
+        return json.loads(r.read())
+
+
+def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
+    t0 = time.perf_counter()
+    first = run([str(BIN / "pose"), "pipeline", "data"], tiny_repo)
+    assert first.returncode == 0, first.stderr
+    r = run([str(BIN / "dvc"), "repro"], tiny_repo)
+    full_s = time.perf_counter() - t0
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    lock = yaml.safe_load((tiny_repo / "dvc.lock").read_text())
+    assert set(lock["stages"]) == set(STAGES)
+
+    metrics = json.loads((tiny_repo / "build/eval/metrics.json").read_text())
+    for key in ("AP", "AP50", "PCK@0.05", "PCK@0.1", "AUC", "EPE", "det_AP", "det_bbox_mAP"):
+        assert isinstance(metrics[key], float), key
+    assert len(json.loads((tiny_repo / "build/eval/pck_curve.json").read_text())) == 10
+    assert {p.name for p in (tiny_repo / "build/eval/plots").glob("*.png")} >= {"pck_curve.png", "pose_loss.png"}
+
+    result = json.loads((tiny_repo / "build/publish/publish.json").read_text())
+    pth, onnx = tiny_repo / result["published"], tiny_repo / result["onnx"]
+    assert pth.is_file() and onnx.is_file() and pth.stem == onnx.stem
+    assert result["parity"]["passed"] and result["parity"]["max_keypoint_px"] < 0.5
+    assert result["decision"]["verdict"] == "promoted"
+
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[1:] == [3, 64, 64]
+
+    t1 = time.perf_counter()
+    again = run([str(BIN / "dvc"), "repro"], tiny_repo)
+    noop_s = time.perf_counter() - t1
+    assert again.returncode == 0 and "Data and pipelines are up to date" in again.stdout, again.stdout
+    assert noop_s < 15
+    print(f"\nfull dvc repro {full_s:.1f} s, no-op {noop_s:.2f} s")
+
+    port = _free_port()
+    ui = subprocess.Popen([str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{tiny_repo / 'mlruns' / 'mlflow.db'}",
+                           "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], cwd=tiny_repo, env=e2e_env(tiny_repo),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/health", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "mlflow ui did not come up"
+                time.sleep(0.5)
+        name = result["registered"]["name"]
+        alias = _get(f"{base}/api/2.0/mlflow/registered-models/alias?name={name}&alias=champion")
+        assert alias["model_version"]["version"] == result["registered"]["version"]
+        exp = _get(f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=posepipe")["experiment"]
+        req = urllib.request.Request(f"{base}/api/2.0/mlflow/runs/search", method="POST", headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"experiment_ids": [exp["experiment_id"]], "max_results": 100}).encode())
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            runs = json.loads(resp.read())["runs"]
+        names = {r["info"]["run_name"] for r in runs}
+        assert {"prepare", "validate", "train_detector", "train_pose", "evaluate", "publish"} <= names
+        pose_run = next(r for r in runs if r["info"]["run_name"] == "train_pose")
+        assert any(m["key"] == "loss" for m in pose_run["data"].get("metrics", []))
+    finally:
+        ui.terminate()
+        ui.wait(timeout=20)
