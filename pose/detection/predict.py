@@ -112,12 +112,14 @@ def detect(model: nn.Module, images: list[np.ndarray], *, score_thr: float = 0.3
 def forward(model: nn.Module, tensors: list[torch.Tensor], scales: Sequence[float]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """The model's own detections for input tensors (already at input size), boxes divided by ``scales``, on the CPU.
 
-    Label 0 (background) is dropped: sigmoid heads (FCOS) score it like any class.
+    Label 0 (background) is dropped: sigmoid heads (FCOS) score it like any class; so are
+    degenerate boxes (zero width or height), which no crop can be made from.
     """
     device = next(model.parameters()).device
     out = []
     for p, s in zip(model([t.to(device) for t in tensors]), scales):
-        fg = p["labels"] > 0
+        b = p["boxes"]
+        fg = (p["labels"] > 0) & (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
         out.append((p["boxes"][fg].float().cpu() / float(s), p["scores"][fg].float().cpu(), p["labels"][fg].cpu()))
     return out
 

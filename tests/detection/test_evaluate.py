@@ -87,3 +87,22 @@ def test_no_detections_score_zero_and_no_gt_is_none() -> None:
 def test_results_json_maps_labels_to_category_ids() -> None:
     res = results_json([5], [(np.array([[1, 2, 11, 22]], np.float32), np.array([0.5]), np.array([2]))], [3, 7])
     assert res == [{"image_id": 5, "category_id": 7, "bbox": [1.0, 2.0, 10.0, 20.0], "score": 0.5}]
+
+
+def test_forward_drops_background_and_degenerate_boxes() -> None:
+    import torch
+
+    from pose.detection.predict import forward
+
+    class Fake(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, images):
+            boxes = torch.tensor([[1.0, 2.0, 11.0, 12.0], [5.0, 5.0, 9.0, 5.0], [0.0, 0.0, 4.0, 4.0]])
+            return [{"boxes": boxes, "scores": torch.tensor([0.9, 0.8, 0.7]), "labels": torch.tensor([1, 1, 0])}]
+
+    (boxes, scores, labels), = forward(Fake(), [torch.zeros(3, 8, 8)], [2.0])
+    assert boxes.tolist() == [[0.5, 1.0, 5.5, 6.0]]
+    assert scores.tolist() == [pytest.approx(0.9)] and labels.tolist() == [1]
