@@ -211,23 +211,12 @@ def train(
     track: bool = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline)."),
 ) -> None:
     """Train a top-down pose model."""
-    from pose.config import PoseParams, load_params
-    from pose.fileio import write_text
+    from pose.config import PoseParams, load_run_params
+    from pose.pipeline.track import tracked
     from pose.recipes.topdown import train_pose
 
-    overrides = list(set_)
-    if seed is not None:
-        overrides.append(f"train.seed={seed}")
-    if deterministic:
-        overrides.append("train.deterministic=true")
-    if autoscale_lr:
-        overrides.append("train.autoscale_lr=true")
-    params = load_params(config, PoseParams, overrides)
-    import yaml
-
-    work_dir.mkdir(parents=True, exist_ok=True)
-    write_text(work_dir / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
-    from pose.pipeline.track import tracked
+    params = load_run_params(config, PoseParams, list(set_), seed=seed, deterministic=deterministic, autoscale_lr=autoscale_lr,
+                             work_dir=work_dir)
 
     with tracked("train_pose", track) as callbacks:
         summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,

@@ -116,6 +116,25 @@ def load_params(path: str | Path, model: type[M], overrides: list[str] | None = 
     return validate_params(d, model, source=str(path))
 
 
+def load_run_params(config: str | Path, model: type[M], overrides: list[str] | None = None, *, seed: int | None = None,
+                    deterministic: bool = False, autoscale_lr: bool = False, work_dir: str | Path | None = None) -> M:
+    """Params of a training run: the YAML, ``--set`` overrides and the CLI flags that map onto
+    ``train.*``; the resolved params are recorded as ``work_dir/params.yaml`` beside the checkpoints."""
+    extra = list(overrides or [])
+    if seed is not None:
+        extra.append(f"train.seed={seed}")
+    if deterministic:
+        extra.append("train.deterministic=true")
+    if autoscale_lr:
+        extra.append("train.autoscale_lr=true")
+    params = load_params(config, model, extra)
+    if work_dir is not None:
+        from pose.fileio import write_text
+
+        write_text(Path(work_dir) / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
+    return params
+
+
 class TrainParams(Strict):
     """Optimisation and loop settings shared by pose and detector training."""
 

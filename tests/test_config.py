@@ -54,3 +54,16 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
     f.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="expected a mapping"):
         load_params(f, DataParams)
+
+
+def test_run_params_map_flags_and_are_recorded(tmp_path: Path) -> None:
+    import yaml
+
+    from pose.config import PoseParams, load_run_params
+
+    f = tmp_path / "pose.yaml"
+    f.write_text("model: {preset: rtmpose-t}\n")
+    p = load_run_params(f, PoseParams, ["train.epochs=3"], seed=7, deterministic=True, autoscale_lr=True, work_dir=tmp_path / "w")
+    assert (p.train.epochs, p.train.seed, p.train.deterministic, p.train.autoscale_lr) == (3, 7, True, True)
+    recorded = yaml.safe_load((tmp_path / "w" / "params.yaml").read_text())
+    assert recorded["train"]["seed"] == 7 and recorded["model"]["preset"] == "rtmpose-t"

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from torch.utils.data import DataLoader
 
-from pose.config import load_params, validate_params
+from pose.config import load_params, load_run_params, validate_params
 from pose.data.coco import CocoData
 from pose.data.layout import load_dataset
 from pose.detection.dataset import DetectionDataset, category_labels, collate
@@ -28,7 +27,7 @@ from pose.engine import distributed as dist
 from pose.engine.loader import make_loader
 from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
 from pose.errors import ConfigError
-from pose.fileio import write_json, write_text
+from pose.fileio import write_json
 
 #: Metrics ``fit`` records after each validation.
 VAL_KEYS = ("bbox_mAP", "bbox_mAP50", "bbox_mAP75", "bbox_AR")
@@ -129,15 +128,7 @@ def train_from_config(config: str | Path, work_dir: str | Path, *, resume: str |
                       validate: bool = True, seed: int | None = None, deterministic: bool = False, overrides: list[str] | None = None,
                       device: str = "auto", callbacks: list[Any] | None = None, console: Any = None) -> dict[str, Any]:
     """``pose train-det CONFIG --work-dir DIR ...``: load params (+ overrides), record them in ``work_dir/params.yaml``, train."""
-    extra = list(overrides or [])
-    if seed is not None:
-        extra.append(f"train.seed={seed}")
-    if deterministic:
-        extra.append("train.deterministic=true")
-    params = load_params(config, DetectorParams, extra)
-    work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    write_text(work_dir / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
+    params = load_run_params(config, DetectorParams, overrides, seed=seed, deterministic=deterministic, work_dir=work_dir)
     return train_detector(params, work_dir, resume=resume, load_from=load_from, device=device, validate=validate,
                           callbacks=callbacks, console=console)
 
