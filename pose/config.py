@@ -48,14 +48,18 @@ def _nearest(name: str, options: list[str]) -> str:
     return f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(sorted(options))}"
 
 
-def _keys(model: type[BaseModel], path: list[str]) -> list[str]:
-    """Valid keys at ``path`` inside ``model`` (empty when the path leaves the model)."""
+def _keys(model: type[BaseModel], path: list[str]) -> list[str] | None:
+    """Valid keys at ``path`` inside ``model``; None inside a free-form mapping (checked later)."""
     cur: Any = model
     for p in path:
+        if getattr(cur, "__origin__", None) is dict:
+            return None
         field = cur.model_fields.get(p) if isinstance(cur, type) and issubclass(cur, BaseModel) else None
         if field is None:
             return []
         cur = field.annotation
+    if getattr(cur, "__origin__", None) is dict:
+        return None
     return list(cur.model_fields) if isinstance(cur, type) and issubclass(cur, BaseModel) else []
 
 
@@ -70,7 +74,7 @@ def apply_overrides(d: dict[str, Any], overrides: list[str], model: type[BaseMod
         cur = out
         for i, p in enumerate(parts):
             valid = _keys(model, parts[:i])
-            if p not in valid:
+            if valid is not None and p not in valid:
                 raise ConfigError(f"unknown key '{'.'.join(parts[: i + 1])}'", entry="--set", hint=_nearest(p, valid))
             if i == len(parts) - 1:
                 try:
@@ -97,7 +101,7 @@ def validate_params(d: Any, model: type[M], *, source: str) -> M:
         loc = ".".join(str(x) for x in first["loc"])
         if first["type"] == "extra_forbidden":
             parts = [str(x) for x in first["loc"]]
-            hint = _nearest(parts[-1], _keys(model, parts[:-1]))
+            hint = _nearest(parts[-1], _keys(model, parts[:-1]) or [])
             raise ConfigError(f"unknown key '{loc}'", file=source, entry=loc, hint=hint) from None
         raise ConfigError(f"{first['msg']} (got {first.get('input')!r})", file=source, entry=loc) from None
 

@@ -67,3 +67,14 @@ def test_run_params_map_flags_and_are_recorded(tmp_path: Path) -> None:
     assert (p.train.epochs, p.train.seed, p.train.deterministic, p.train.autoscale_lr) == (3, 7, True, True)
     recorded = yaml.safe_load((tmp_path / "w" / "params.yaml").read_text())
     assert recorded["train"]["seed"] == 7 and recorded["model"]["preset"] == "rtmpose-t"
+
+
+def test_overrides_inside_free_form_mappings(tmp_path: Path) -> None:
+    from pose.config import PoseParams
+
+    f = tmp_path / "pose.yaml"
+    f.write_text("aug: {}\n")
+    p = load_params(f, PoseParams, ["aug.rotate_factor=30", "aug.scale_range=[0.8, 1.2]"])
+    assert p.aug == {"rotate_factor": 30, "scale_range": [0.8, 1.2]}
+    with pytest.raises(ConfigError, match="unknown key 'model.presett'"):
+        load_params(f, PoseParams, ["model.presett=x"])
