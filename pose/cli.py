@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -26,6 +26,16 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+# Options shared by `pose train` and `pose train-det`.
+Resume = Annotated[Optional[str], typer.Option(help="'auto' (latest.pth in --work-dir) or a checkpoint path.")]
+LoadFrom = Annotated[Optional[Path], typer.Option(help="Load weights only (reports missing/unexpected keys).")]
+NoValidate = Annotated[bool, typer.Option("--no-validate", help="Skip validation during training.")]
+Seed = Annotated[Optional[int], typer.Option(help="Overrides train.seed.")]
+Deterministic = Annotated[bool, typer.Option("--deterministic", help="Deterministic algorithms (exact resume).")]
+Overrides = Annotated[list[str], typer.Option("--set", help="Override a param: --set train.epochs=5 (repeatable).")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda[:N]; cuda without a GPU is an error.")]
+Track = Annotated[bool, typer.Option("--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline).")]
+
 data_app = typer.Typer(help="Datasets: generate, convert, validate, inspect.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -199,16 +209,16 @@ def data_info(
 def train(
     config: Path = typer.Argument(..., help="Params YAML (see params/pose.yaml)."),
     work_dir: Path = typer.Option(Path("build/pose"), "--work-dir", help="Checkpoints and logs."),
-    resume: Optional[str] = typer.Option(None, help="'auto' (latest.pth in --work-dir) or a checkpoint path."),
-    load_from: Optional[Path] = typer.Option(None, help="Load weights only (reports missing/unexpected keys)."),
-    no_validate: bool = typer.Option(False, "--no-validate", help="Skip validation during training."),
-    seed: Optional[int] = typer.Option(None, help="Overrides train.seed."),
-    deterministic: bool = typer.Option(False, "--deterministic", help="Deterministic algorithms (exact resume)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a param: --set train.epochs=5 (repeatable)."),
+    resume: Resume = None,
+    load_from: LoadFrom = None,
+    no_validate: NoValidate = False,
+    seed: Seed = None,
+    deterministic: Deterministic = False,
+    set_: Overrides = [],
     launcher: str = typer.Option("none", help="none or torchrun (DDP; run under torchrun)."),
     autoscale_lr: bool = typer.Option(False, "--autoscale-lr", help="Scale lr by total batch / train.base_batch_size."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]; cuda without a GPU is an error."),
-    track: bool = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline)."),
+    device: Device = "auto",
+    track: Track = False,
 ) -> None:
     """Train a top-down pose model."""
     from pose.config import PoseParams, load_run_params
@@ -231,14 +241,14 @@ def train(
 def train_det(
     config: Path = typer.Argument(..., help="Params YAML (see params/detector.yaml)."),
     work_dir: Path = typer.Option(Path("build/detector"), "--work-dir", help="Checkpoints and logs."),
-    resume: Optional[str] = typer.Option(None, help="'auto' (latest.pth in --work-dir) or a checkpoint path."),
-    load_from: Optional[Path] = typer.Option(None, help="Load weights only (reports missing/unexpected keys)."),
-    no_validate: bool = typer.Option(False, "--no-validate", help="Skip validation during training."),
-    seed: Optional[int] = typer.Option(None, help="Overrides train.seed."),
-    deterministic: bool = typer.Option(False, "--deterministic", help="Deterministic algorithms (exact resume)."),
-    set_: list[str] = typer.Option([], "--set", help="Override a param: --set train.epochs=5 (repeatable)."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda[:N]; cuda without a GPU is an error."),
-    track: bool = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline)."),
+    resume: Resume = None,
+    load_from: LoadFrom = None,
+    no_validate: NoValidate = False,
+    seed: Seed = None,
+    deterministic: Deterministic = False,
+    set_: Overrides = [],
+    device: Device = "auto",
+    track: Track = False,
 ) -> None:
     """Train a person/animal detector (torchvision, from scratch) on the dataset's boxes."""
     from pose.detection.train import train_from_config
