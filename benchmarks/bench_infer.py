@@ -1,12 +1,14 @@
-"""End-to-end ``pose infer`` throughput on CPU: a 640x480 video, fcos-tiny detector + rtmpose-t,
-split into decode / detect / crop / pose / draw / encode (ms per frame).
+"""End-to-end ``pose infer`` throughput on CPU: a 640x480 video, a detector (ssdlite320-mobilenetv3
+by default, or fcos-tiny) + rtmpose-t, split into decode / detect / crop / pose / draw / encode
+(ms per frame).
 
 The video is made once in /tmp from synthetic scenes (``pose.data.synth``) letterboxed to 640x480.
 Weights are untrained: timings are what matter. An untrained detector's boxes are random in
 number, so its output is capped (or padded) to ``--instances`` boxes per frame to mimic a scene
 with that many people; the detector still runs in full on every frame.
 
-    .venv/bin/python benchmarks/bench_infer.py [--seconds 10] [--instances 2] [--batch-size 8] [--threads 1] [--no-flip]
+    .venv/bin/python benchmarks/bench_infer.py [--seconds 30] [--detector ssdlite320-mobilenetv3|fcos-tiny]
+        [--instances 2] [--batch-size 8] [--threads 1] [--no-flip]
 """
 
 from __future__ import annotations
@@ -49,14 +51,14 @@ def make_video(path: Path, seconds: float) -> Path:
     return path
 
 
-def make_models(folder: Path, det_size: int, flip: bool) -> tuple[Path, Path]:
+def make_models(folder: Path, detector: str, det_size: int, flip: bool) -> tuple[Path, Path]:
     meta = load_meta("coco")
     torch.manual_seed(0)
     params = PoseParams.model_validate({"model": {"preset": "rtmpose-t"}, "test": {"flip": flip}})
     pose = build_pose_model(params, meta)
     save_checkpoint(folder / "rtmpose-t.pth", {"model": pose.state_dict(), "config": checkpoint_config(params, meta, pose)})
-    det = build_detector("fcos-tiny", 1, det_size)
-    save_checkpoint(folder / "det.pth", {"model": det.state_dict(), "config": det_config("fcos-tiny", det_size, ["person"], [1])})
+    det = build_detector(detector, 1, det_size)
+    save_checkpoint(folder / "det.pth", {"model": det.state_dict(), "config": det_config(detector, det_size, ["person"], [1])})
     return folder / "det.pth", folder / "rtmpose-t.pth"
 
 
@@ -77,7 +79,8 @@ def capped_detect(n: int):  # noqa: ANN201
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--detector", default="ssdlite320-mobilenetv3", help="detector preset (pose models shows them)")
     ap.add_argument("--instances", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--det-size", type=int, default=320, help="detector input long side")
@@ -88,7 +91,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
         tmp_path = Path(tmp)
         video = make_video(tmp_path / "synth_640x480.mp4", args.seconds)
-        det, pose = make_models(tmp_path, args.det_size, args.flip)
+        det, pose = make_models(tmp_path, args.detector, args.det_size, args.flip)
         infer.detect = capped_detect(args.instances)
         s = infer.run_infer(video, det_model=det, pose_model=pose, out=tmp_path / "out.mp4", device="cpu", draw_bbox=True,
                             batch_size=args.batch_size, progress=False)
@@ -96,7 +99,7 @@ def main() -> None:
     rows = [{"stage": k, "ms_per_frame": v, "share_%": round(100 * v / max(sum(ms.values()), 1e-9), 1)} for k, v in ms.items()]
     rows.append({"stage": "total (wall)", "ms_per_frame": round(1000 * s["seconds"] / s["frames"], 2), "share_%": 100.0})
     report("infer", rows, title=f"pose infer, {W}x{H} video, {s['frames']} frames, {args.instances} instances/frame, "
-           f"fcos-tiny@{args.det_size} + rtmpose-t 256x192 (flip {args.flip}): {s['fps']} fps",
+           f"{args.detector}@{args.det_size} + rtmpose-t 256x192 (flip {args.flip}): {s['fps']} fps",
            extra={"args": vars(args), "frames": s["frames"], "fps": s["fps"], "instances": s["instances"]})
 
 

@@ -6,13 +6,16 @@ User mistakes (``PoseError``) print one line naming the file and entry, plus a h
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pose.errors import PoseError
 
@@ -27,7 +30,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 # Options shared by `pose train` and `pose train-det`.
-Resume = Annotated[Optional[str], typer.Option(help="'auto' (latest.pth in --work-dir) or a checkpoint path.")]
+Resume = Annotated[Optional[str], typer.Option(help="'auto' (latest.pth in --work-dir), 'if-same' (latest.pth only if trained with the same params and data) or a checkpoint path.")]
 LoadFrom = Annotated[Optional[Path], typer.Option(help="Load weights only (reports missing/unexpected keys).")]
 NoValidate = Annotated[bool, typer.Option("--no-validate", help="Skip validation during training.")]
 Seed = Annotated[Optional[int], typer.Option(help="Overrides train.seed.")]
@@ -225,16 +228,29 @@ def train(
     from pose.pipeline.track import tracked
     from pose.recipes.topdown import train_pose
 
-    params = load_run_params(config, PoseParams, list(set_), seed=seed, deterministic=deterministic, autoscale_lr=autoscale_lr,
-                             work_dir=work_dir)
+    params = load_run_params(config, PoseParams, list(set_), seed=seed, deterministic=deterministic, autoscale_lr=autoscale_lr)
 
-    with tracked("train_pose", track) as callbacks:
+    with _blame(config), tracked("train_pose", track) as callbacks:
         summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
                              validate=not no_validate, launcher=launcher, callbacks=callbacks, console=err_console)
     best = summary.get("best")
     if not summary["is_main"]:
         return
     console.print(f"done in {summary['train_seconds']:.0f} s; best AP {best:.4f}" if best is not None else f"done in {summary['train_seconds']:.0f} s")
+
+
+@contextlib.contextmanager
+def _blame(config: Path) -> Iterator[None]:
+    """A params value refused only once the model or data is built (an unknown preset, an input
+    size the model cannot take) names the params file, as load-time errors do."""
+    from pose.errors import ConfigError
+
+    try:
+        yield
+    except ConfigError as e:
+        if e.file is None and e.entry and not e.entry.startswith("-"):
+            e.file = str(config)
+        raise
 
 
 @app.command("train-det")
@@ -254,7 +270,7 @@ def train_det(
     from pose.detection.train import train_from_config
     from pose.pipeline.track import tracked
 
-    with tracked("train_detector", track) as callbacks:
+    with _blame(config), tracked("train_detector", track) as callbacks:
         summary = train_from_config(config, work_dir, resume=resume, load_from=str(load_from) if load_from else None, validate=not no_validate,
                                     seed=seed, deterministic=deterministic, overrides=list(set_), device=device, callbacks=callbacks,
                                     console=err_console)
@@ -479,9 +495,9 @@ def main() -> None:
     except PoseError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
         if e.hint:
-            err_console.print(f"[dim]hint:[/] {e.hint}", soft_wrap=True)
+            err_console.print(f"[dim]hint:[/] {escape(e.hint)}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")

@@ -121,9 +121,8 @@ def load_params(path: str | Path, model: type[M], overrides: list[str] | None = 
 
 
 def load_run_params(config: str | Path, model: type[M], overrides: list[str] | None = None, *, seed: int | None = None,
-                    deterministic: bool = False, autoscale_lr: bool = False, work_dir: str | Path | None = None) -> M:
-    """Params of a training run: the YAML, ``--set`` overrides and the CLI flags that map onto
-    ``train.*``; the resolved params are recorded as ``work_dir/params.yaml`` beside the checkpoints."""
+                    deterministic: bool = False, autoscale_lr: bool = False) -> M:
+    """Params of a training run: the YAML, ``--set`` overrides and the CLI flags that map onto ``train.*``."""
     extra = list(overrides or [])
     if seed is not None:
         extra.append(f"train.seed={seed}")
@@ -131,12 +130,17 @@ def load_run_params(config: str | Path, model: type[M], overrides: list[str] | N
         extra.append("train.deterministic=true")
     if autoscale_lr:
         extra.append("train.autoscale_lr=true")
-    params = load_params(config, model, extra)
-    if work_dir is not None:
-        from pose.fileio import write_text
+    return load_params(config, model, extra)
 
-        write_text(Path(work_dir) / "params.yaml", yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
-    return params
+
+def record_params(work_dir: str | Path, params: BaseModel) -> Path:
+    """Write the resolved params as ``work_dir/params.yaml`` beside the checkpoints; called once the
+    run's data and model are built, so a params error leaves the work dir untouched."""
+    from pose.fileio import write_text
+
+    path = Path(work_dir) / "params.yaml"
+    write_text(path, yaml.safe_dump(params.model_dump(mode="json"), sort_keys=False))
+    return path
 
 
 class TrainParams(Strict):
@@ -163,7 +167,7 @@ class TrainParams(Strict):
     deterministic: bool = False
     autoscale_lr: bool = False
     base_batch_size: int = Field(32, ge=1, description="batch size that lr is tuned for (autoscale_lr)")
-    channels_last: bool = False
+    channels_last: bool = Field(True, description="NHWC weights and activations: rtmpose-t trains 1.3x faster on CPU")
 
 
 class PoseModelParams(Strict):

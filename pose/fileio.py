@@ -52,7 +52,9 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, obj: Any, *, indent: int | None = None) -> None:
-    write_text(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+    """UTF-8 JSON; a file name that is not UTF-8 (a lone surrogate in Python) is kept as a ``\\udcXX`` escape."""
+    text = json.dumps(obj, indent=indent, ensure_ascii=False) + "\n"
+    write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 @contextlib.contextmanager

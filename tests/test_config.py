@@ -59,12 +59,14 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_run_params_map_flags_and_are_recorded(tmp_path: Path) -> None:
     import yaml
 
-    from pose.config import PoseParams, load_run_params
+    from pose.config import PoseParams, load_run_params, record_params
 
     f = tmp_path / "pose.yaml"
     f.write_text("model: {preset: rtmpose-t}\n")
-    p = load_run_params(f, PoseParams, ["train.epochs=3"], seed=7, deterministic=True, autoscale_lr=True, work_dir=tmp_path / "w")
+    p = load_run_params(f, PoseParams, ["train.epochs=3"], seed=7, deterministic=True, autoscale_lr=True)
     assert (p.train.epochs, p.train.seed, p.train.deterministic, p.train.autoscale_lr) == (3, 7, True, True)
+    assert not (tmp_path / "w").exists()
+    record_params(tmp_path / "w", p)
     recorded = yaml.safe_load((tmp_path / "w" / "params.yaml").read_text())
     assert recorded["train"]["seed"] == 7 and recorded["model"]["preset"] == "rtmpose-t"
 

@@ -9,6 +9,8 @@ and counted in ``CocoData.filled``.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 from collections import Counter
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from pose.errors import DataError
+from pose.errors import DataError, PoseError
 from pose.fileio import write_json
 
 #: Boxes derived from keypoints are padded by this fraction of their size on each side.
@@ -80,6 +82,20 @@ class CocoData:
         if self.image_root is None:
             raise DataError("no image root given", file=self.source, hint="pass --images DIR")
         return resolve_image_path(self.image_root, self.file_names[row], source=self.source, entry=f"images[id={self.image_ids[row]}]")
+
+    def fingerprint(self) -> str:
+        """sha256 of the labels and of each image file's (name, size, mtime): what a resumed
+        training run must share with the run that wrote its checkpoint. Stats only, no reads."""
+        h = hashlib.sha256()
+        for a in (self.image_ids, self.ann_ids, self.ann_image_ids, self.category_ids, self.bboxes, self.keypoints, self.visibility, self.iscrowd):
+            h.update(np.ascontiguousarray(a).tobytes())
+        for row, name in enumerate(self.file_names):
+            h.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            if self.image_root is not None:
+                with contextlib.suppress(OSError, PoseError):
+                    st = self.image_path(row).stat()
+                    h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+        return h.hexdigest()
 
     def subset(self, ann_rows: np.ndarray, *, keep_all_images: bool = True) -> CocoData:
         """A copy with only the given annotation rows (and, optionally, only their images)."""
@@ -257,6 +273,18 @@ def _default_root(path: Path) -> Path | None:
     return cand if path.parent.name == "annotations" and cand.is_dir() else path.parent
 
 
+def check_top_level(d: Any, *, source: str) -> None:
+    """Raise unless ``d`` is an object with ``images``, ``annotations`` and ``categories`` lists."""
+    hint = "run `pose data validate` for a full report"
+    if not isinstance(d, dict):
+        raise DataError(f"expected a COCO object with images/annotations/categories, got a JSON {type(d).__name__}", file=source, entry="<top>", hint=hint)
+    for key in ("images", "annotations", "categories"):
+        if key not in d:
+            raise DataError(f"missing '{key}'", file=source, entry="<top>", hint=hint)
+        if not isinstance(d[key], list):
+            raise DataError(f"'{key}' must be a list", file=source, entry=key, hint=hint)
+
+
 def coco_from_dict(
     d: Any,
     *,
@@ -270,13 +298,7 @@ def coco_from_dict(
     def err(entry: str, msg: str, hint: str | None = "run `pose data validate` for a full report") -> DataError:
         return DataError(msg, file=src, entry=entry, hint=hint)
 
-    if not isinstance(d, dict):
-        raise err("<top>", f"expected a COCO object with images/annotations/categories, got a JSON {type(d).__name__}")
-    for key in ("images", "annotations", "categories"):
-        if key not in d:
-            raise err("<top>", f"missing '{key}'")
-        if not isinstance(d[key], list):
-            raise err(key, f"'{key}' must be a list")
+    check_top_level(d, source=src)
     images, anns, cats = d["images"], d["annotations"], d["categories"]
     if not images and not allow_empty:
         raise err("images", "no images: the dataset is empty", hint=None)
@@ -366,7 +388,10 @@ def coco_from_dict(
             raise err(f"annotations[id={ann_ids[r]}].keypoints", f"expected {3 * k} values (K={k} x [x, y, v]), got {got}")
         flat_kp.append(kp)
     try:
-        kp_arr = np.asarray(flat_kp, dtype=np.float64).reshape(n, k, 3)
+        raw = np.asarray(flat_kp) if n else np.zeros((0, 3 * k))
+        if raw.dtype.kind not in "iuf":  # strings or None would otherwise be cast silently
+            raise TypeError(raw.dtype)
+        kp_arr = raw.astype(np.float64).reshape(n, k, 3)
     except (TypeError, ValueError):
         r = next(r for r, kp in enumerate(flat_kp) if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in kp))
         raise err(f"annotations[id={ann_ids[r]}].keypoints", "keypoints must be numbers") from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pose.data.coco import CocoData, load_coco, read_json
+from pose.data.coco import CocoData, check_top_level, load_coco, read_json
 from pose.data.meta import PRESETS, DatasetMeta, load_meta, meta_from_coco_category
 from pose.errors import DataError
 
@@ -73,8 +73,8 @@ def load_source_meta(src: DatasetSource) -> DatasetMeta:
     if src.meta is not None:
         return load_meta(src.meta)
     d = read_json(src.annotations)
-    cats = d.get("categories") if isinstance(d, dict) else None
-    for c in cats or []:
+    check_top_level(d, source=str(src.annotations))
+    for c in d["categories"]:
         if isinstance(c, dict) and c.get("keypoints"):
             return preset_for(c["keypoints"]) or meta_from_coco_category(c, source=str(src.annotations))
     raise DataError("no meta.yaml and no category with keypoint names", file=src.annotations, entry="categories", hint="pass --meta META.yaml or a preset name")

@@ -506,7 +506,11 @@ def _probe(root: Path, file_name: str, width: int, height: int, decode: bool, so
         path = resolve_image_path(root, file_name, source=source, entry=entry)
     except DataError as e:
         return finding("image_path", entry, e.message)
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except OSError as e:  # e.g. a name longer than the file system allows
+        return finding("image_missing", entry, f"{file_name[:80]}... cannot be looked up under {root} ({e.strerror})")
+    if not present:
         return finding("image_missing", entry, f"{file_name} not found under {root}")
     try:
         w, h = read_image_size(path, entry=entry)
@@ -634,7 +638,7 @@ def _flip_sample(inst: pd.DataFrame, images: pd.DataFrame, good_images: set[int]
     lab = kp_ok[:, None] & fin & np.isin(kp[..., 2], (1, 2))
     pairs = meta.flip_pairs
     score = lab.sum(axis=1) + 100 * (lab[:, pairs[:, 0]] & lab[:, pairs[:, 1]]).sum(axis=1)
-    usable = kp_ok & np.isfinite(img_row) & (lab.sum(axis=1) > 0)
+    usable = kp_ok & fin.all(axis=1) & np.isfinite(img_row) & (lab.sum(axis=1) > 0)
     if good_images is not None:
         usable &= np.isin(np.nan_to_num(img_row, nan=-1).astype(np.int64), list(good_images))
     if not usable.any():

@@ -44,10 +44,11 @@ class DetectorInfo:
 
 
 def checkpoint_config(preset: str, input_size: int, class_names: Sequence[str], category_ids: Sequence[int],
-                      params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The ``config`` a detector checkpoint carries."""
+                      params: dict[str, Any] | None = None, data: str | None = None) -> dict[str, Any]:
+    """The ``config`` a detector checkpoint carries (``data``: the training data's fingerprint)."""
     return {"kind": KIND, "preset": preset, "input_size": int(input_size), "num_classes": len(class_names) + 1,
-            "class_names": list(class_names), "category_ids": [int(c) for c in category_ids], "params": params or {}}
+            "class_names": list(class_names), "category_ids": [int(c) for c in category_ids], "params": params or {},
+            "data": data}
 
 
 def load_detector(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[nn.Module, DetectorInfo]:

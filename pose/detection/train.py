@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from pose.config import load_params, load_run_params, validate_params
+from pose.config import load_params, load_run_params, record_params, validate_params
 from pose.data.coco import CocoData
 from pose.data.layout import load_dataset
 from pose.detection.dataset import DetectionDataset, category_labels, collate
@@ -105,7 +105,10 @@ def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str 
         return {k: float(metrics[k]) for k in VAL_KEYS if metrics[k] is not None}
 
     task = Task(model=model, loss=_loss, loaders=loaders, iters_per_epoch=iters, evaluate=evaluate_val, best_metric="bbox_mAP",
-                config=checkpoint_config(params.preset, size, names, category_ids, params.model_dump(mode="json")))
+                config={**checkpoint_config(params.preset, size, names, category_ids, params.model_dump(mode="json"),
+                                            data=train_data.fingerprint() + val_data.fingerprint()), "seed": seed})
+    if dist.is_main():
+        record_params(work_dir, params)
     t0 = time.perf_counter()
     summary = fit(task, _settings(params), work_dir=work_dir, device=dev, seed=seed, workers=t.workers, resume=resume,
                   load_from=load_from, validate=validate, callbacks=callbacks, console=console)
@@ -128,7 +131,7 @@ def train_from_config(config: str | Path, work_dir: str | Path, *, resume: str |
                       validate: bool = True, seed: int | None = None, deterministic: bool = False, overrides: list[str] | None = None,
                       device: str = "auto", callbacks: list[Any] | None = None, console: Any = None) -> dict[str, Any]:
     """``pose train-det CONFIG --work-dir DIR ...``: load params (+ overrides), record them in ``work_dir/params.yaml``, train."""
-    params = load_run_params(config, DetectorParams, overrides, seed=seed, deterministic=deterministic, work_dir=work_dir)
+    params = load_run_params(config, DetectorParams, overrides, seed=seed, deterministic=deterministic)
     return train_detector(params, work_dir, resume=resume, load_from=load_from, device=device, validate=validate,
                           callbacks=callbacks, console=console)
 

@@ -11,10 +11,11 @@ import errno
 import os
 import pickle
 import random
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -26,20 +27,53 @@ LATEST = "latest.pth"
 BEST = "best.pth"
 
 
+class _Writer:
+    """A file wrapper that remembers the first ``OSError`` of ``write``: torch reports a failed
+    write as an opaque "unexpected pos" ``RuntimeError``, this keeps the real cause (ENOSPC, EFBIG)."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as e:
+            self.error = self.error or e
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
+def _reason(e: OSError) -> str:
+    return "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Write ``state`` to ``path`` via a temp file; on any failure the old file stays intact."""
     path = Path(path)
+    writer: _Writer | None = None
     try:
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as f:
-                torch.save(state, f)
+                writer = _Writer(f)
+                torch.save(state, writer)
                 f.flush()
                 os.fsync(f.fileno())
     except OSError as e:
-        what = "disk full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        raise CheckpointError(f"cannot write checkpoint ({_reason(e)}); the previous checkpoint is intact", file=path) from None
+    except RuntimeError as e:
+        what = _reason(writer.error) if writer is not None and writer.error is not None else " ".join(str(e).split())[:160]
         raise CheckpointError(f"cannot write checkpoint ({what}); the previous checkpoint is intact", file=path) from None
-    except RuntimeError as e:  # torch wraps write errors (e.g. ENOSPC) in RuntimeError
-        raise CheckpointError(f"cannot write checkpoint ({' '.join(str(e).split())[:160]}); the previous checkpoint is intact", file=path) from None
+
+
+def remove_stale_temps(work_dir: str | Path) -> list[Path]:
+    """Delete temp files of checkpoint writes a killed run left in ``work_dir`` (never a finished checkpoint)."""
+    stale = [p for name in (LATEST, BEST) for p in Path(work_dir).glob(f".{name}.*.tmp") if p.is_file()]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -50,16 +84,18 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     if path.stat().st_size == 0:
         raise CheckpointError("checkpoint is empty (0 bytes)", file=path)
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         msg = str(e)
-        if "Weights only load failed" in msg or "weights_only" in msg:
+        if "GLOBAL" in msg or "global" in msg:
             raise CheckpointError(
                 "refused: the file holds Python objects that would run code on load (not a posepipe checkpoint)",
                 file=path,
                 hint="only load checkpoints you trust; posepipe never unpickles arbitrary objects",
             ) from None
-        raise CheckpointError("corrupt checkpoint (cannot unpickle)", file=path) from None
+        raise CheckpointError("corrupt checkpoint or not a checkpoint at all (cannot unpickle)", file=path) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         raise CheckpointError(f"corrupt or truncated checkpoint ({' '.join(str(e).split())[:120]})", file=path) from None
     if not isinstance(state, dict):

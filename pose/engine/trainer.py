@@ -21,7 +21,8 @@ import torch
 from torch.optim.swa_utils import AveragedModel
 
 from pose.engine import distributed as dist
-from pose.engine.checkpoint import BEST, LATEST, load_checkpoint, load_weights, model_state, rng_state, save_checkpoint, set_rng_state
+from pose.engine.checkpoint import (BEST, LATEST, load_checkpoint, load_weights, model_state, remove_stale_temps, rng_state,
+                                     save_checkpoint, set_rng_state)
 from pose.engine.schedule import ScheduleSpec, build_scheduler
 from pose.errors import CheckpointError, ConfigError, PoseError
 
@@ -255,6 +256,7 @@ def fit(
     is_main = dist.is_main()
     if is_main:
         work_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(work_dir)
     model = task.model.to(device)
     if s.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -274,7 +276,7 @@ def fit(
     ema = AveragedModel(model, multi_avg_fn=ema_update(s.ema_decay), use_buffers=True) if s.ema else None
 
     start_epoch, best, history = 0, -math.inf, []
-    ckpt_path = _resume_path(resume, work_dir)
+    ckpt_path = _resume_path(resume, work_dir, task.config, console)
     if ckpt_path is not None:
         state = load_checkpoint(ckpt_path, map_location=device)
         for key in ("model", "optimizer", "scheduler", "epoch"):
@@ -350,13 +352,24 @@ def fit(
     return summary
 
 
-def _resume_path(resume: str | None, work_dir: Path) -> Path | None:
+def _resume_path(resume: str | None, work_dir: Path, config: dict[str, Any], console: Any) -> Path | None:
+    """The checkpoint to resume: ``auto`` = latest.pth when present; ``if-same`` = latest.pth only
+    when it was written by a run with this very config (params, meta, data fingerprint), else a
+    fresh start: what a retried pipeline stage needs, where a params or data change must not resume."""
     if not resume:
         return None
-    if resume == "auto":
-        p = work_dir / LATEST
-        return p if p.is_file() else None
-    return Path(resume)
+    if resume not in ("auto", "if-same"):
+        return Path(resume)
+    p = work_dir / LATEST
+    if not p.is_file():
+        return None
+    if resume == "if-same":
+        previous = load_checkpoint(p, map_location="cpu").get("config")
+        if previous != config:
+            if dist.is_main():
+                console.print(f"not resuming {p}: it was trained with other params or data; starting afresh")
+            return None
+    return p
 
 
 class _NoProgress:

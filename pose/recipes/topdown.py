@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from pose.config import PoseParams
+from pose.config import PoseParams, record_params
 from pose.data.coco import CocoData, xyxy_to_xywh
 from pose.data.dataset import TopdownDataset
 from pose.data.layout import load_dataset
@@ -51,10 +51,12 @@ def build_pose_model(params: PoseParams, meta: DatasetMeta) -> TopdownPoseEstima
                        flip_indices=meta.flip_indices.tolist(), flip_test=params.test.flip)
 
 
-def checkpoint_config(params: PoseParams, meta: DatasetMeta, model: TopdownPoseEstimator) -> dict[str, Any]:
-    """What a checkpoint carries to rebuild its model without any other file."""
+def checkpoint_config(params: PoseParams, meta: DatasetMeta, model: TopdownPoseEstimator, data: str | None = None) -> dict[str, Any]:
+    """What a checkpoint carries to rebuild its model without any other file (``data``: the
+    training data's fingerprint, which ``--resume if-same`` compares)."""
     return {"kind": KIND, "params": params.model_dump(mode="json"), "meta": meta.to_dict(),
-            "preset": params.model.preset, "input_size": list(model.input_size), "num_keypoints": meta.num_keypoints}
+            "preset": params.model.preset, "input_size": list(model.input_size), "num_keypoints": meta.num_keypoints,
+            "data": data}
 
 
 def model_from_checkpoint(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[TopdownPoseEstimator, DatasetMeta, dict[str, Any]]:
@@ -155,9 +157,11 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
                 and v is not None}
 
     task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=max(1, len(loaders(0))), evaluate=evaluate_val, best_metric="AP",
-                config=checkpoint_config(params, meta, model))
+                config=checkpoint_config(params, meta, model, data=train_data.fingerprint() + val_data.fingerprint()))
     t0 = time.perf_counter()
     is_main = dist.is_main()
+    if is_main:
+        record_params(work_dir, params)
     try:
         summary = fit(task, _settings(params, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=t.workers,
                       resume=resume, load_from=load_from, validate=validate, callbacks=callbacks, console=console)

@@ -157,3 +157,13 @@ def test_load_20k_annotations_is_fast(tmp_path: Path) -> None:
     assert len(d) == n
     np.testing.assert_array_equal(d.visibility, kp[..., 2])
     assert len(d.ann_rows_by_image()[7]) == 4
+
+
+def test_fingerprint_follows_labels_and_image_files(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"x" * 10)
+    d = coco_from_dict(_coco(), image_root=tmp_path)
+    base = d.fingerprint()
+    assert coco_from_dict(_coco(), image_root=tmp_path).fingerprint() == base
+    assert coco_from_dict(_coco(keypoints=[12.5, 22.0, 2, 30, 50, 1, 0, 0, 0]), image_root=tmp_path).fingerprint() != base
+    (tmp_path / "a.jpg").write_bytes(b"x" * 11)
+    assert d.fingerprint() != base

@@ -91,6 +91,26 @@ def _run_interrupted(work_dir: Path) -> None:
     assert load_checkpoint(work_dir / "latest.pth")["epoch"] == 2
 
 
+def test_resume_if_same_only_resumes_the_same_config(tmp_path: Path) -> None:
+    cpu = torch.device("cpu")
+    _run_interrupted(tmp_path / "d")
+    rec = Recorder()
+    fit(make_task(), S, work_dir=tmp_path / "d", device=cpu, resume="if-same", callbacks=[rec], show_progress=False)
+    assert rec.events[0] == ("start", 2)
+
+    _run_interrupted(tmp_path / "e")
+    changed = make_task()
+    changed.config = {"lr": 0.02}
+    rec = Recorder()
+    fit(changed, S, work_dir=tmp_path / "e", device=cpu, resume="if-same", callbacks=[rec], show_progress=False)
+    assert rec.events[0] == ("start", 0)
+    assert load_checkpoint(tmp_path / "e" / "latest.pth")["config"] == {"lr": 0.02}
+
+    rec = Recorder()
+    fit(make_task(), S, work_dir=tmp_path / "fresh", device=cpu, resume="if-same", callbacks=[rec], show_progress=False)
+    assert rec.events[0] == ("start", 0)
+
+
 def test_best_checkpoint_tracks_metric(tmp_path: Path) -> None:
     summary = fit(make_task(), S, work_dir=tmp_path, device=torch.device("cpu"), show_progress=False)
     best = load_checkpoint(tmp_path / "best.pth")

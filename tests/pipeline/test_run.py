@@ -76,6 +76,9 @@ def test_dvc_yaml_stages_match_the_pipeline() -> None:
     assert tuple(spec) == pipe.STAGES
     assert all(s["cmd"].startswith("pose ") for s in spec.values())
     assert spec["evaluate"]["metrics"] == [pipe.METRICS]
-    outs = [str(o) for s in spec.values() for o in s.get("outs", [])]
+    outs = [o if isinstance(o, str) else next(iter(o)) for s in spec.values() for o in s.get("outs", [])]
     assert all(o.startswith("build/") for o in outs), "no stage may write inside data/ (data.dvc)"
+    for stage in ("train_detector", "train_pose"):
+        assert "--resume if-same" in spec[stage]["cmd"], "a retried training stage resumes its own run"
+        assert spec[stage]["outs"][0][f"build/{stage.split('_')[1]}"]["persist"] is True
     assert (PROJECT / ".dvc/config").read_text().count("analytics = false") == 1

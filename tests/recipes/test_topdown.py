@@ -1,5 +1,7 @@
 """The pose recipe end to end on a tiny synthetic set: train, exact resume, test, reload."""
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,36 @@ def test_resume_gives_identical_weights(tiny: Path, tmp_path: Path) -> None:
     for key in ("model", "ema"):
         for k, v in a[key].items():
             assert torch.equal(v, b[key][k]), f"{key}.{k} differs after resume"
+
+
+def test_resume_if_same_resumes_only_the_same_params_and_data(tiny: Path, tmp_path: Path) -> None:
+    ds = tmp_path / "ds"
+    shutil.copytree(tiny, ds)
+
+    class Start:
+        def on_train_start(self, info):
+            self.epoch = info["start_epoch"]
+
+    class Stop(Exception):
+        pass
+
+    class KillAfterFirstEpoch:
+        def on_epoch_end(self, epoch, metrics):
+            raise Stop
+
+    with pytest.raises(Stop):
+        train_pose(params(ds), tmp_path / "w", device="cpu", validate=False, callbacks=[KillAfterFirstEpoch()])
+    same = Start()
+    train_pose(params(ds), tmp_path / "w", device="cpu", validate=False, resume="if-same", callbacks=[same])
+    assert same.epoch == 1
+    image = next((ds / "images").iterdir())
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+    changed = Start()
+    train_pose(params(ds), tmp_path / "w", device="cpu", validate=False, resume="if-same", callbacks=[changed])
+    assert changed.epoch == 0
+    other = Start()
+    train_pose(params(ds, lr=2e-3), tmp_path / "w", device="cpu", validate=False, resume="if-same", callbacks=[other])
+    assert other.epoch == 0
 
 
 def test_train_validate_test_and_reload(tiny: Path, tmp_path: Path) -> None:

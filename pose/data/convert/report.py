@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pose.fileio import write_json
@@ -63,4 +64,4 @@ class ConversionReport:
             t.add_row(f"dropped: {k}", str(v), style="yellow")
         console.print(t)
         for w in self.warnings:
-            console.print(f"[yellow]warning:[/] {w}")
+            console.print(f"[yellow]warning:[/] {escape(w)}")
