@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 BUILD ?= build
 UI_PORT ?= 5000
+# Servers listen on loopback only; another address (e.g. UI_HOST=0.0.0.0) is explicit and warned about.
+UI_HOST ?= 127.0.0.1
+SERVE_HOST ?= 127.0.0.1
+LOOPBACK := 127.0.0.1 localhost ::1
 # dvc.yaml's commands call `pose`: the project's venv goes first on PATH for every DVC call.
 export PATH := $(abspath $(BIN)):$(PATH)
 export PREFECT_HOME := $(CURDIR)/.prefect
@@ -34,7 +38,7 @@ pipeline: setup
 # A local Prefect server on 127.0.0.1 (free port; state in .prefect/) serving deployment
 # train-pose/train-pose with the cron of params/schedule.yaml. Stop with Ctrl-C.
 serve: setup
-	$(BIN)/python flows/train_pose.py serve
+	$(BIN)/python flows/train_pose.py serve --host $(SERVE_HOST)
 
 # Trigger the served deployment once and wait for its final state.
 trigger:
@@ -42,8 +46,9 @@ trigger:
 
 # The MLflow UI on the project store (mlruns/mlflow.db): http://127.0.0.1:$(UI_PORT)
 ui: setup
+	$(if $(filter-out $(LOOPBACK),$(UI_HOST)),@echo "warning: the MLflow UI will listen on $(UI_HOST): anyone who can reach this machine can read and change runs and the registry (no authentication)" >&2)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --backend-store-uri "sqlite:///$(CURDIR)/mlruns/mlflow.db" \
-		--host 127.0.0.1 --port $(UI_PORT) --workers 1
+		--host $(UI_HOST) --port $(UI_PORT) --workers 1
 
 dvc-status:
 	$(BIN)/dvc status

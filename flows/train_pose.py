@@ -12,9 +12,10 @@ DVC's cache and ``dvc.lock`` stay the record and a Prefect run can never disagre
   concurrency limit of 1.
 - MLflow: one parent run per flow run; every stage process logs a child run under it.
 
-``python flows/train_pose.py serve`` starts a local Prefect server on 127.0.0.1 (a free port,
-``PREFECT_HOME`` inside the project) and serves deployment ``train-pose/train-pose`` with the cron
-of ``params/schedule.yaml``; ``python flows/train_pose.py run`` runs the flow once, directly.
+``python flows/train_pose.py serve`` starts a local Prefect server on 127.0.0.1 (``--host`` to
+listen elsewhere, with a warning; a free port, ``PREFECT_HOME`` inside the project) and serves
+deployment ``train-pose/train-pose`` with the cron of ``params/schedule.yaml``;
+``python flows/train_pose.py run`` runs the flow once, directly.
 (No ``from __future__ import annotations`` here: deployment runs need the pydantic model resolved.)
 """
 
@@ -166,18 +167,36 @@ def server_env() -> dict[str, str]:
     return env
 
 
-def serve(port: int | None = None) -> None:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def host_warning(host: str) -> str | None:
+    """The warning printed when a server is asked to listen beyond this machine (``--host``)."""
+    if host in LOOPBACK:
+        return None
+    return (f"warning: the Prefect server will listen on {host}: anyone who can reach this machine can see and trigger "
+            "runs (it has no authentication); prefer 127.0.0.1 and an SSH tunnel")
+
+
+def server_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """``prefect server start`` on ``host:port`` (an argument list, never a shell string)."""
+    return [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", host, "--port", str(port)]
+
+
+def serve(port: int | None = None, host: str = "127.0.0.1") -> None:
     """Start a local server, then serve the deployment with its cron until interrupted."""
     from prefect.schedules import Cron
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     sched = load_params(ROOT / "params/schedule.yaml", ScheduleParams)
     port = port or free_port()
-    url = f"http://127.0.0.1:{port}/api"
+    url = f"http://{host if host not in (*LOOPBACK, '0.0.0.0', '::') else '127.0.0.1'}:{port}/api"
+    warning = host_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     env = server_env()
     Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(server_command(port, host), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_healthy(url)
@@ -202,12 +221,13 @@ def main(argv: list[str] | None = None) -> None:
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve", help="local server + deployment with the cron schedule")
     s.add_argument("--port", type=int, default=None)
+    s.add_argument("--host", default="127.0.0.1", help="listen address; anything but loopback prints a warning")
     r = sub.add_parser("run", help="one direct run (temporary server)")
     r.add_argument("--force", action="store_true")
     r.add_argument("--set", dest="set_params", action="append", default=[], help="FILE:KEY=VALUE")
     a = p.parse_args(argv)
     if a.cmd == "serve":
-        serve(a.port)
+        serve(a.port, a.host)
     else:
         print(json.dumps(train_pose(RunOptions(force=a.force, set_params=a.set_params)), indent=2, default=str))
 

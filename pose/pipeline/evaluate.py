@@ -89,8 +89,38 @@ def evaluate_pipeline(pose_ckpt: str | Path, det_ckpt: str | Path, dataset: str 
                                                   xlabel="epoch", ylabel="metric", ylim=(0.0, 1.0)))
         save_png(tmp / "detector_loss.png", line_chart(history_series(curves["detector"], ["loss"]), title="detector training loss",
                                                        xlabel="epoch", ylabel="loss"))
+        for name, panel in example_panels(gt, det_results, meta, params.examples).items():
+            save_png(tmp / name, panel)
     return {"metrics": metrics, "curve": [{"threshold": round(float(x), 6), "pck": y} for x, y in zip(curve_x, curve_y)],
             "histories": curves}
+
+
+def example_panels(gt: Any, results: list[dict[str, Any]], meta: Any, count: int, *, kpt_thr: float = 0.3) -> dict[str, np.ndarray]:
+    """``compare_<image id>.png`` -> ground truth beside the predictions (COCO results, e.g. on
+    detector boxes) for the first ``count`` images of ``gt`` that have labelled instances."""
+    from pose.data.coco import xywh_to_xyxy
+    from pose.data.image import read_image
+    from pose.inference.api import FrameResult
+    from pose.inference.visualize import compare_panel
+
+    by_image: dict[int, list[dict[str, Any]]] = {}
+    for r in results:
+        by_image.setdefault(int(r["image_id"]), []).append(r)
+    labelled = np.unique(gt.ann_image_ids[gt.num_labelled > 0])
+    panels: dict[str, np.ndarray] = {}
+    for row in np.flatnonzero(np.isin(gt.image_ids, labelled))[:count]:
+        image_id = int(gt.image_ids[row])
+        image = read_image(gt.image_path(int(row)), entry=f"images[id={image_id}]")
+        mine = by_image.get(image_id, [])
+        k = gt.num_keypoints
+        flat = np.array([r["keypoints"] for r in mine], np.float32).reshape(len(mine), k, 3)
+        boxes = xywh_to_xyxy(np.array([r["bbox"] for r in mine], np.float32).reshape(len(mine), 4))
+        result = FrameResult((image.shape[1], image.shape[0]), boxes, np.array([r.get("bbox_score", 1.0) for r in mine], np.float32),
+                             flat[..., :2], flat[..., 2])
+        sel = gt.ann_image_ids == image_id
+        panels[f"compare_{image_id}.png"] = compare_panel(image, gt.keypoints[sel], gt.visibility[sel], result, meta,
+                                                          gt_boxes=gt.bboxes[sel], kpt_thr=kpt_thr)
+    return panels
 
 
 def _mk(path: Path) -> Path:

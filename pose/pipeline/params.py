@@ -27,6 +27,7 @@ class EvalParams(Strict):
     curve_points: int = Field(50, ge=2, le=1000)
     det_score_thr: float = Field(0.3, ge=0, le=1, description="detector boxes below this score are not cropped")
     batch_size: int = Field(64, ge=1)
+    examples: int = Field(4, ge=0, le=100, description="GT-vs-prediction PNGs (detector boxes) of the first N images of the split")
 
 
 class PublishParams(Strict):

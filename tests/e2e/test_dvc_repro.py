@@ -45,6 +45,7 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
         assert isinstance(metrics[key], float), key
     assert len(json.loads((tiny_repo / "build/eval/pck_curve.json").read_text())) == 10
     assert {p.name for p in (tiny_repo / "build/eval/plots").glob("*.png")} >= {"pck_curve.png", "pose_loss.png"}
+    assert list((tiny_repo / "build/eval/plots").glob("compare_*.png")), "GT-vs-prediction panels are logged"
 
     result = json.loads((tiny_repo / "build/publish/publish.json").read_text())
     pth, onnx = tiny_repo / result["published"], tiny_repo / result["onnx"]

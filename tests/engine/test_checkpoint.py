@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pose.engine.checkpoint import load_checkpoint, load_weights, model_state, rng_state, save_checkpoint, set_rng_state
+from pose.engine.checkpoint import load_checkpoint, load_weights, model_state, remove_stale_temps, rng_state, save_checkpoint, set_rng_state
 from pose.errors import CheckpointError
 
 
@@ -89,3 +89,14 @@ def test_load_weights_reports_keys() -> None:
     assert rep.missing == [] and not rep.clean
     with pytest.raises(CheckpointError, match="no model weights"):
         model_state({"epoch": 1}, "x.pth")
+
+
+def test_remove_stale_temps_keeps_finished_checkpoints(tmp_path: Path) -> None:
+    save_checkpoint(tmp_path / "latest.pth", {"epoch": 3})
+    torn = [tmp_path / ".latest.pth.abc123.tmp", tmp_path / ".best.pth.x.tmp"]
+    for p in torn:
+        p.write_bytes(b"PK\x03\x04 torn")
+    (tmp_path / ".other.tmp").write_bytes(b"not ours")
+    assert sorted(remove_stale_temps(tmp_path)) == sorted(torn)
+    assert sorted(os.listdir(tmp_path)) == [".other.tmp", "latest.pth"]
+    assert load_checkpoint(tmp_path / "latest.pth")["epoch"] == 3

@@ -12,3 +12,27 @@ def test_usable_boxes_drops_low_scores_and_degenerate_boxes() -> None:
 def test_finite_keeps_only_real_numbers_with_prefix() -> None:
     d = {"AP": 0.5, "AR": None, "EPE": float("nan"), "AUC": 1}
     assert _finite(d, ["AP", "AR", "EPE", "AUC", "missing"], "det_") == {"det_AP": 0.5, "det_AUC": 1.0}
+
+
+def test_example_panels_put_ground_truth_beside_predictions(tmp_path) -> None:
+    import numpy as np
+
+    from pose.data.coco import xyxy_to_xywh
+    from pose.data.layout import load_dataset
+    from pose.data.synth import generate
+    from pose.pipeline.evaluate import example_panels
+
+    generate(tmp_path / "ds", images=6, seed=1, size=96, val_fraction=0.5, progress=False)
+    gt, meta = load_dataset(tmp_path / "ds", split="val")
+    shifted = gt.keypoints + 4.0
+    results = [{"image_id": int(gt.ann_image_ids[i]), "bbox": xyxy_to_xywh(gt.bboxes[i:i + 1])[0].tolist(), "bbox_score": 0.9,
+                "keypoints": np.concatenate([shifted[i], np.ones((gt.num_keypoints, 1))], 1).ravel().tolist()} for i in range(len(gt))]
+    panels = example_panels(gt, results, meta, 2)
+    labelled = np.unique(gt.ann_image_ids[gt.num_labelled > 0])
+    assert len(panels) == min(2, len(labelled))
+    for name, panel in panels.items():
+        row = int(np.flatnonzero(gt.image_ids == int(name.removeprefix("compare_").removesuffix(".png")))[0])
+        assert panel.shape == (gt.heights[row], 2 * gt.widths[row], 3)
+        left, right = panel[:, : gt.widths[row]], panel[:, gt.widths[row]:]
+        assert not np.array_equal(left, right), "predictions (shifted 4 px) must look different from the ground truth"
+    assert example_panels(gt, results, meta, 0) == {}
