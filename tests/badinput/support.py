@@ -14,6 +14,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from model_files import make_pose_checkpoint
 
 KEYPOINTS = ["nose", "left_eye", "right_eye"]
 
@@ -119,20 +120,6 @@ class LooseCoco:
 Mutation = Callable[[dict[str, Any]], Any]
 
 
-def make_checkpoint(path: Path, dataset: Path, preset: str = "rtmpose-t", size: tuple[int, int] = (64, 64)) -> Path:
-    """An untrained pose model saved exactly as training saves its checkpoints."""
-    import torch
-
-    from pose.config import PoseParams
-    from pose.data.layout import load_dataset
-    from pose.engine.checkpoint import save_checkpoint
-    from pose.recipes.topdown import build_pose_model, checkpoint_config
-
-    params = PoseParams.model_validate({"dataset": str(dataset), "model": {"preset": preset, "input_size": list(size)}})
-    _, meta = load_dataset(params.dataset, split="val")
-    torch.manual_seed(0)
-    model = build_pose_model(params, meta)
-    save_checkpoint(path, {"model": model.state_dict(), "config": checkpoint_config(params, meta, model), "epoch": 0})
-    return path
+make_checkpoint = make_pose_checkpoint
 
 

@@ -30,15 +30,17 @@ def params(ds: Path, **train) -> PoseParams:
     })
 
 
+class Stop(Exception):
+    pass
+
+
+class KillAfterFirstEpoch:
+    def on_epoch_end(self, epoch, metrics):
+        raise Stop
+
+
 def test_resume_gives_identical_weights(tiny: Path, tmp_path: Path) -> None:
     train_pose(params(tiny), tmp_path / "straight", device="cpu", validate=False)
-
-    class Stop(Exception):
-        pass
-
-    class KillAfterFirstEpoch:
-        def on_epoch_end(self, epoch, metrics):
-            raise Stop
 
     with pytest.raises(Stop):
         train_pose(params(tiny), tmp_path / "resumed", device="cpu", validate=False, callbacks=[KillAfterFirstEpoch()])
@@ -59,13 +61,6 @@ def test_resume_if_same_resumes_only_the_same_params_and_data(tiny: Path, tmp_pa
     class Start:
         def on_train_start(self, info):
             self.epoch = info["start_epoch"]
-
-    class Stop(Exception):
-        pass
-
-    class KillAfterFirstEpoch:
-        def on_epoch_end(self, epoch, metrics):
-            raise Stop
 
     with pytest.raises(Stop):
         train_pose(params(ds), tmp_path / "w", device="cpu", validate=False, callbacks=[KillAfterFirstEpoch()])
