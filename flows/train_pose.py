@@ -100,9 +100,11 @@ def summary_markdown(outcome: dict[str, Any]) -> str:
         parts += ["\n## Stages\n", _table(outcome["stages"])]
     if outcome.get("metrics"):
         parts += ["\n## Metrics (build/eval/metrics.json)\n", _table(outcome["metrics"])]
-    decision = (outcome.get("publish") or {}).get("decision")
-    if decision:
-        parts += ["\n## Registry\n", _table({k: decision.get(k) for k in ("name", "version", "verdict", "reason", "metric", "champion_metric")})]
+    published = outcome.get("publish") or {}
+    for decision in (published.get("decision"), (published.get("detector") or {}).get("decision")):
+        if decision:
+            parts += [f"\n## Registry: {decision.get('name')}\n",
+                      _table({k: decision.get(k) for k in ("name", "version", "verdict", "reason", "metric", "champion_metric")})]
     if outcome.get("changes"):
         parts += ["\n## Changes (dvc status)\n", "```\n" + json.dumps(outcome["changes"], indent=1)[:3000] + "\n```\n"]
     return "\n".join(parts)

@@ -320,9 +320,10 @@ class MlflowCallback:
 
 
 def log_code_model(run: StageRun, name: str, code: str, *, artifacts: Mapping[str, str | Path], input_example: Any,
-                   output_example: Any, pip_requirements: list[str] | None = None) -> str:
+                   output_example: Any, pip_requirements: list[str] | None = None, signature: Any = None) -> str:
     """Log a pyfunc LoggedModel defined by ``code`` ("models from code": plain source, no pickle)
-    with ``artifacts`` copied in; returns its ``models:/m-<id>`` URI once every file is stored."""
+    with ``artifacts`` copied in; returns its ``models:/m-<id>`` URI once every file is stored.
+    The signature is inferred from the examples unless given (e.g. to leave image sizes free)."""
     import tempfile
 
     import mlflow
@@ -333,7 +334,7 @@ def log_code_model(run: StageRun, name: str, code: str, *, artifacts: Mapping[st
         script.write_text(code, "utf-8")
         with mlflow.start_run(run_id=run.run_id, nested=mlflow.active_run() is not None):
             info = mlflow.pyfunc.log_model(name=name, python_model=str(script), artifacts={k: str(v) for k, v in artifacts.items()},
-                                           signature=infer_signature(input_example, output_example), input_example=input_example,
+                                           signature=signature or infer_signature(input_example, output_example), input_example=input_example,
                                            pip_requirements=pip_requirements or [])
     return info.model_uri
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.console import Console
@@ -112,6 +112,7 @@ def evaluate(
 @pipeline_app.command("publish")
 def publish(
     checkpoint: Path = typer.Option(Path("build/pose/best.pth"), help="Pose checkpoint."),
+    det: Optional[Path] = typer.Option(None, "--det", help="Detector checkpoint, published and registered as <dataset>-detector."),
     params: Path = typer.Option(Path("params/publish.yaml"), help="Publish params."),
     out: Path = typer.Option(Path("build/publish"), help="Published files and publish.json."),
 ) -> None:
@@ -123,7 +124,7 @@ def publish(
     from pose.publish.package import publish_command
 
     p = load_params(params, PublishParams)
-    result = publish_command(checkpoint, out, name=p.name, register=p.registry, onnx=p.onnx, min_gain=p.min_gain)
+    result = publish_command(checkpoint, out, name=p.name, register=p.registry, onnx=p.onnx, min_gain=p.min_gain, detector=det)
     write_json(out / Path(PUBLISH_RESULT).name, result, indent=2)
     console.print_json(json.dumps(result, default=str))
 

@@ -225,10 +225,11 @@ def score_published(path: str | Path, *, dataset: str | None = None, split: str 
 
 def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None = None, register: bool = False,
                     onnx: bool = True, min_gain: float = 0.0, dataset: str | None = None, split: str | None = None,
-                    root: str | Path | None = None) -> dict[str, Any]:
+                    root: str | Path | None = None, detector: str | Path | None = None) -> dict[str, Any]:
     """``pose publish CHECKPOINT --out DIR [--name] [--register]``: publish (+ ONNX); with
     ``register``, score the new model and the current champion on the same val set, register a
-    new version (alias challenger) and run the promotion gate."""
+    new version (alias challenger) and run the promotion gate. A ``detector`` checkpoint is
+    published beside it and, with ``register``, goes through the same steps as ``<dataset>-detector``."""
     from pose import tracking
 
     lineage = {k: v for k, v in tracking.lineage_tags(root).items() if not k.startswith("mlflow.")}
@@ -242,6 +243,11 @@ def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None
                               "sha256": pm.sha256, "metrics": pm.meta["metrics"],
                               "parity": (pm.onnx_report or {}).get("parity")}
     if new is None:
+        if detector is not None:
+            from pose.publish.detector import model_name, publish_detector
+
+            det_path, det_sha = publish_detector(detector, out, name=model_name(pm.meta["dataset_meta"]["name"]), lineage=lineage)
+            result["detector"] = {"published": str(det_path), "sha256": det_sha}
         return result
     from pose.publish import registry
 
@@ -253,4 +259,9 @@ def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None
         decision = registry.promote_if_better(reg["name"], reg["version"], new.get("AP", float("nan")),
                                               None if champ_metrics is None else champ_metrics.get("AP"), min_gain, root=root)
         run.set_tags({"pose.gate_verdict": decision["verdict"]})
+        if detector is not None:
+            from pose.publish.detector import publish_and_gate
+
+            result["detector"] = publish_and_gate(detector, out, dataset=pm.meta["dataset_meta"]["name"], run=run, min_gain=min_gain,
+                                                  root=root, split=split)
     return {**result, "champion_metrics": champ_metrics, "registered": reg, "decision": decision}

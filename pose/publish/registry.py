@@ -1,4 +1,5 @@
-"""The MLflow model registry: versions of ``<dataset>-pose``, aliases and the promotion gate.
+"""The MLflow model registry: versions of ``<dataset>-pose`` (and, through ``pose.publish.detector``,
+``<dataset>-detector``), aliases and the promotion gate.
 
 Each registered version is a pyfunc LoggedModel whose files are the published ``.pth``, its
 model card and (when present) its ``.onnx``; its code is the short ``PYFUNC_CODE`` below
@@ -182,8 +183,9 @@ def registry_command(*, as_json: bool = False, root: str | Path | None = None) -
     for rm in rows:
         lines.append(f"{rm['name']}  aliases: {', '.join(f'{a}=v{v}' for a, v in sorted(rm['aliases'].items())) or '-'}")
         for v in rm["versions"]:
-            ap = v["metrics"].get("AP")
-            lines.append(f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<20} AP {ap if ap is not None else '-':<8} "
+            key = "AP" if "AP" in v["metrics"] else "bbox_mAP"
+            ap = v["metrics"].get(key)
+            lines.append(f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<20} {key} {ap if ap is not None else '-':<8} "
                          f"gate {v['gate'].get('verdict', '-'):<9} commit {v['lineage'].get('git_commit', '-')[:8]}  "
                          f"data {v['lineage'].get('data_hash', '-')[:8]}  {v['created']}")
     return "\n".join(lines)

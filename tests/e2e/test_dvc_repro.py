@@ -52,6 +52,9 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
     assert pth.is_file() and onnx.is_file() and pth.stem == onnx.stem
     assert result["parity"]["passed"] and result["parity"]["max_keypoint_px"] < 0.5
     assert result["decision"]["verdict"] == "promoted"
+    det = result["detector"]
+    assert det["registered"]["name"].endswith("-detector") and det["decision"]["verdict"] == "promoted"
+    assert (tiny_repo / det["published"]).is_file() and "bbox_mAP" in det["metrics"]
 
     import onnxruntime as ort
 
@@ -82,6 +85,9 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
         name = result["registered"]["name"]
         alias = _get(f"{base}/api/2.0/mlflow/registered-models/alias?name={name}&alias=champion")
         assert alias["model_version"]["version"] == result["registered"]["version"]
+        det_name = det["registered"]["name"]
+        det_alias = _get(f"{base}/api/2.0/mlflow/registered-models/alias?name={det_name}&alias=champion")
+        assert det_alias["model_version"]["version"] == det["registered"]["version"]
         exp = _get(f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=posepipe")["experiment"]
         req = urllib.request.Request(f"{base}/api/2.0/mlflow/runs/search", method="POST", headers={"Content-Type": "application/json"},
                                      data=json.dumps({"experiment_ids": [exp["experiment_id"]], "max_results": 100}).encode())
