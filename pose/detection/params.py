@@ -11,7 +11,7 @@ from pose.detection.presets import PRESETS
 
 class DetectorAugParams(Strict):
     flip: float = Field(0.5, ge=0, le=1, description="horizontal flip probability")
-    scale: tuple[float, float] = Field((0.8, 1.2), description="zoom range of the scale jitter")
+    scale: tuple[float, float] = Field((0.6, 1.5), description="zoom range of the scale jitter")
     min_box: float = Field(2.0, ge=0, description="boxes thinner than this (px) after augmentation are dropped")
 
     @field_validator("scale")
