@@ -25,7 +25,7 @@ def test_retries_permanent_failure_and_kill_mid_stage(tmp_path: Path) -> None:
     (repo / "data/raw").mkdir(parents=True)
     plans = [{"train_detector": "flaky", "train_pose": "fail"}, {"train_pose": "slow"}]
     env = child_env(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-                    PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS="false")
+                    PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS="false", PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
     proc = start([sys.executable, str(DRIVER), str(repo), json.dumps(plans)], repo, env)
     reached = wait_for(lambda: (repo / "running.train_pose").exists(), proc, timeout=240, poll=0.1)
     assert reached, proc.communicate()[0][-4000:]
