@@ -276,9 +276,8 @@ def fit(
     ema = AveragedModel(model, multi_avg_fn=ema_update(s.ema_decay), use_buffers=True) if s.ema else None
 
     start_epoch, best, history = 0, -math.inf, []
-    ckpt_path = _resume_path(resume, work_dir, task.config, console)
+    ckpt_path, state = _resume_state(resume, work_dir, task.config, device, console)
     if ckpt_path is not None:
-        state = load_checkpoint(ckpt_path, map_location=device)
         for key in ("model", "optimizer", "scheduler", "epoch"):
             if key not in state:
                 raise CheckpointError(f"cannot resume: no '{key}' in checkpoint (a published model?)", file=ckpt_path, hint="use --load-from for weights only")
@@ -352,24 +351,23 @@ def fit(
     return summary
 
 
-def _resume_path(resume: str | None, work_dir: Path, config: dict[str, Any], console: Any) -> Path | None:
-    """The checkpoint to resume: ``auto`` = latest.pth when present; ``if-same`` = latest.pth only
-    when it was written by a run with this very config (params, meta, data fingerprint), else a
-    fresh start: what a retried pipeline stage needs, where a params or data change must not resume."""
+def _resume_state(resume: str | None, work_dir: Path, config: dict[str, Any], device: torch.device,
+                  console: Any) -> tuple[Path | None, dict[str, Any]]:
+    """The checkpoint to resume and its state: ``auto`` = latest.pth when present; ``if-same`` =
+    latest.pth only when it was written by a run with this very config (params, meta, data
+    fingerprint), else a fresh start: what a retried pipeline stage needs, where a params or data
+    change must not resume."""
     if not resume:
-        return None
-    if resume not in ("auto", "if-same"):
-        return Path(resume)
-    p = work_dir / LATEST
-    if not p.is_file():
-        return None
-    if resume == "if-same":
-        previous = load_checkpoint(p, map_location="cpu").get("config")
-        if previous != config:
-            if dist.is_main():
-                console.print(f"not resuming {p}: it was trained with other params or data; starting afresh")
-            return None
-    return p
+        return None, {}
+    p = Path(resume) if resume not in ("auto", "if-same") else work_dir / LATEST
+    if resume in ("auto", "if-same") and not p.is_file():
+        return None, {}
+    state = load_checkpoint(p, map_location=device)
+    if resume == "if-same" and state.get("config") != config:
+        if dist.is_main():
+            console.print(f"not resuming {p}: it was trained with other params or data; starting afresh")
+        return None, {}
+    return p, state
 
 
 class _NoProgress:

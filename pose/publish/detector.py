@@ -84,15 +84,12 @@ def register_detector(path: Path, sha256: str, *, name: str, metrics: dict[str, 
     lineage = {k: v for k, v in (info.config.get("lineage") or {}).items() if not k.startswith("mlflow.")}
     tags = {**lineage, **{f"metric.{k}": v for k, v in metrics.items()}, "pose.preset": info.preset, "pose.sha256": sha256,
             "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names)}
-    c = tracking.client(root)
-    version = tracking.register_version(c, uri, name, run_id=run.run_id, tags=tags)
-    c.set_model_version_tag(name, version, registry.COMPLETE, "true")
-    c.set_registered_model_alias(name, registry.CHALLENGER, version)
+    version = registry.add_version(uri, name, run=run, tags=tags, root=root)
     return {"name": name, "version": version, "model_uri": uri, "sha256": sha256}
 
 
-def publish_and_gate(checkpoint: str | Path, out_dir: str | Path, *, dataset: str, run: tracking.StageRun, min_gain: float = 0.0,
-                     root: str | Path | None = None, split: str | None = None) -> dict[str, Any]:
+def publish_and_gate(checkpoint: str | Path, out_dir: str | Path, *, dataset: str, run: tracking.StageRun, lineage: dict[str, Any],
+                     min_gain: float = 0.0, root: str | Path | None = None, split: str | None = None) -> dict[str, Any]:
     """Score, publish and register the detector, then gate it against the champion re-scored on the same split."""
     from pose.detection.train import score_detector
 
@@ -100,7 +97,6 @@ def publish_and_gate(checkpoint: str | Path, out_dir: str | Path, *, dataset: st
     scored = score_detector(checkpoint, split=split, device="cpu")
     metrics = {k: float(scored[k]) for k in keys if isinstance(scored.get(k), (int, float))}
     name = model_name(dataset)
-    lineage = {k: v for k, v in tracking.lineage_tags(root).items() if not k.startswith("mlflow.")}
     path, sha = publish_detector(checkpoint, out_dir, name=name, metrics=metrics, lineage=lineage)
     run.log_metrics({f"det_{k}": v for k, v in metrics.items()})
     reg = register_detector(path, sha, name=name, metrics=metrics, run=run, root=root)

@@ -262,6 +262,6 @@ def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None
         if detector is not None:
             from pose.publish.detector import publish_and_gate
 
-            result["detector"] = publish_and_gate(detector, out, dataset=pm.meta["dataset_meta"]["name"], run=run, min_gain=min_gain,
-                                                  root=root, split=split)
+            result["detector"] = publish_and_gate(detector, out, dataset=pm.meta["dataset_meta"]["name"], run=run, lineage=lineage,
+                                                  min_gain=min_gain, root=root, split=split)
     return {**result, "champion_metrics": champ_metrics, "registered": reg, "decision": decision}

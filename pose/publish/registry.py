@@ -80,12 +80,19 @@ def register(published: PublishedModel | str | Path, *, name: str | None = None,
             **{f"metric.{k}": v for k, v in (info.get("metrics") or {}).items()},
             "pose.dataset": meta.name, "pose.preset": info["preset"], "pose.sha256": info["sha256"], "pose.file": path.name,
             "pose.input_size": "x".join(map(str, info["input_size"])), "pose.onnx": str("onnx" in files).lower()}
-    c = tracking.client(root)
-    version = tracking.register_version(c, uri, name, run_id=run.run_id, tags=tags)
-    c.set_model_version_tag(name, version, COMPLETE, "true")
-    c.set_registered_model_alias(name, CHALLENGER, version)
+    version = add_version(uri, name, run=run, tags=tags, root=root)
     run.set_tags({"pose.registered_model": name, "pose.registered_version": version})
     return {"name": name, "version": version, "model_uri": uri, "run_id": run.run_id, "sha256": info["sha256"]}
+
+
+def add_version(model_uri: str, name: str, *, run: tracking.StageRun, tags: dict[str, Any], root: str | Path | None = None) -> str:
+    """A new version of ``name`` from a logged model, marked complete (the gate's precondition,
+    written last) and aliased ``challenger``. Returns the version."""
+    c = tracking.client(root)
+    version = tracking.register_version(c, model_uri, name, run_id=run.run_id, tags=tags)
+    c.set_model_version_tag(name, version, COMPLETE, "true")
+    c.set_registered_model_alias(name, CHALLENGER, version)
+    return version
 
 
 def aliases(name: str, *, root: str | Path | None = None) -> dict[str, str]:

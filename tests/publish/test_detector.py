@@ -47,11 +47,11 @@ def test_publish_strips_training_state_and_loads(project: tuple[Path, Path]) -> 
 def test_register_then_gate_against_the_rescored_champion(project: tuple[Path, Path]) -> None:
     root, ckpt = project
     with tracking.stage_run("publish", root=root) as run:
-        first = publish_and_gate(ckpt, root / "out", dataset="coco", run=run, root=root)
+        first = publish_and_gate(ckpt, root / "out", dataset="coco", run=run, lineage={}, root=root)
     assert first["registered"]["name"] == "coco-detector" and first["decision"]["verdict"] == "promoted"
     assert first["champion_metric"] is None and "bbox_mAP" in first["metrics"]
     with tracking.stage_run("publish", root=root) as run:
-        second = publish_and_gate(ckpt, root / "out", dataset="coco", run=run, root=root, min_gain=0.01)
+        second = publish_and_gate(ckpt, root / "out", dataset="coco", run=run, lineage={}, root=root, min_gain=0.01)
     assert second["champion_metric"] == pytest.approx(first["metrics"]["bbox_mAP"])
     assert second["decision"]["verdict"] == "rejected", "the same weights cannot beat the champion by min_gain"
     assert registry.aliases("coco-detector", root=root) == {"champion": "1", "challenger": "2"}
