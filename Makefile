@@ -57,6 +57,10 @@ test: setup
 	@$(BIN)/python -m pytest -q; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# The unit tests without the ones marked slow (e2e, fault injection, torchrun, training).
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
 bench: setup
 	$(BIN)/pose bench
 

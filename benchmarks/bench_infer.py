@@ -1,4 +1,4 @@
-"""End-to-end ``pose infer`` throughput on CPU: a 640x480 video, a detector (ssdlite320-mobilenetv3
+"""End-to-end ``pose infer`` throughput (CPU, or CUDA with ``--device cuda``): a 640x480 video, a detector (ssdlite320-mobilenetv3
 by default, or fcos-tiny) + rtmpose-t, split into decode / detect / crop / pose / draw / encode
 (ms per frame).
 
@@ -8,7 +8,7 @@ number, so its output is capped (or padded) to ``--instances`` boxes per frame t
 with that many people; the detector still runs in full on every frame.
 
     .venv/bin/python benchmarks/bench_infer.py [--seconds 30] [--detector ssdlite320-mobilenetv3|fcos-tiny]
-        [--instances 2] [--batch-size 8] [--threads 1] [--no-flip]
+        [--instances 2] [--batch-size 8] [--threads 1] [--no-flip] [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--det-size", type=int, default=320, help="detector input long side")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids oversubscription on a shared CPU)")
     ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="pose flip test (doubles pose cost)")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (an error without a GPU)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
@@ -93,13 +94,13 @@ def main() -> None:
         video = make_video(tmp_path / "synth_640x480.mp4", args.seconds)
         det, pose = make_models(tmp_path, args.detector, args.det_size, args.flip)
         infer.detect = capped_detect(args.instances)
-        s = infer.run_infer(video, det_model=det, pose_model=pose, out=tmp_path / "out.mp4", device="cpu", draw_bbox=True,
+        s = infer.run_infer(video, det_model=det, pose_model=pose, out=tmp_path / "out.mp4", device=args.device, draw_bbox=True,
                             batch_size=args.batch_size, progress=False)
     ms = s["ms_per_frame"]
     rows = [{"stage": k, "ms_per_frame": v, "share_%": round(100 * v / max(sum(ms.values()), 1e-9), 1)} for k, v in ms.items()]
     rows.append({"stage": "total (wall)", "ms_per_frame": round(1000 * s["seconds"] / s["frames"], 2), "share_%": 100.0})
     report("infer", rows, title=f"pose infer, {W}x{H} video, {s['frames']} frames, {args.instances} instances/frame, "
-           f"{args.detector}@{args.det_size} + rtmpose-t 256x192 (flip {args.flip}): {s['fps']} fps",
+           f"{args.detector}@{args.det_size} + rtmpose-t 256x192 (flip {args.flip}, {args.device}): {s['fps']} fps",
            extra={"args": vars(args), "frames": s["frames"], "fps": s["fps"], "instances": s["instances"]})
 
 

@@ -137,6 +137,7 @@ def train_pose(options: RunOptions = RunOptions()) -> dict[str, Any]:
             metrics = pipe.read_json_if(ROOT / pipe.METRICS) or {}
             parent.log_metrics(metrics)
             parent.set_tags({"pose.data_changed": str(before != after).lower()})
+            parent.log_pipeline_files()
     outcome.update(status="retrained", data_after=after, stages=ran, metrics=metrics,
                    publish=pipe.read_json_if(ROOT / pipe.PUBLISH_RESULT), seconds=round(time.perf_counter() - t0, 2))
     create_markdown_artifact(summary_markdown(outcome), key="train-pose-summary", description="metrics and registry decision")

@@ -37,6 +37,8 @@ Seed = Annotated[Optional[int], typer.Option(help="Overrides train.seed.")]
 Deterministic = Annotated[bool, typer.Option("--deterministic", help="Deterministic algorithms (exact resume).")]
 Overrides = Annotated[list[str], typer.Option("--set", help="Override a param: --set train.epochs=5 (repeatable).")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda[:N]; cuda without a GPU is an error.")]
+Launcher = Annotated[str, typer.Option(help="none or torchrun (DDP; run under torchrun).")]
+AutoscaleLr = Annotated[bool, typer.Option("--autoscale-lr", help="Scale lr by total batch / train.base_batch_size.")]
 Track = Annotated[bool, typer.Option("--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline).")]
 
 data_app = typer.Typer(help="Datasets: generate, convert, validate, inspect.", no_args_is_help=True)
@@ -218,8 +220,8 @@ def train(
     seed: Seed = None,
     deterministic: Deterministic = False,
     set_: Overrides = [],
-    launcher: str = typer.Option("none", help="none or torchrun (DDP; run under torchrun)."),
-    autoscale_lr: bool = typer.Option(False, "--autoscale-lr", help="Scale lr by total batch / train.base_batch_size."),
+    launcher: Launcher = "none",
+    autoscale_lr: AutoscaleLr = False,
     device: Device = "auto",
     track: Track = False,
 ) -> None:
@@ -263,6 +265,8 @@ def train_det(
     seed: Seed = None,
     deterministic: Deterministic = False,
     set_: Overrides = [],
+    launcher: Launcher = "none",
+    autoscale_lr: AutoscaleLr = False,
     device: Device = "auto",
     track: Track = False,
 ) -> None:
@@ -273,8 +277,10 @@ def train_det(
     with _blame(config), tracked("train_detector", track) as callbacks:
         summary = train_from_config(config, work_dir, resume=resume, load_from=str(load_from) if load_from else None, validate=not no_validate,
                                     seed=seed, deterministic=deterministic, overrides=list(set_), device=device, callbacks=callbacks,
-                                    console=err_console)
+                                    console=err_console, launcher=launcher, autoscale_lr=autoscale_lr)
     best = summary.get("best")
+    if not summary["is_main"]:
+        return
     console.print(f"done in {summary['train_seconds']:.0f} s" + (f"; best bbox mAP {best:.4f}" if best is not None else ""))
 
 
@@ -401,7 +407,11 @@ def registry(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
     """List registered models: versions, aliases (champion/challenger), metrics, lineage tags."""
     from pose.publish.registry import registry_command
 
-    console.print(registry_command(as_json=as_json), soft_wrap=True)
+    text = registry_command(as_json=as_json)
+    if as_json:
+        typer.echo(text)  # plain: rich would read [..] in values as markup
+    else:
+        console.print(text, soft_wrap=True, markup=False)
 
 
 # --------------------------------------------------------------------------- models

@@ -2,8 +2,11 @@
 
 Store: ``sqlite:///<project root>/mlruns/mlflow.db``, artifacts under
 ``<project root>/mlruns/artifacts/<experiment>``. The root is the ``root`` argument, else
-``$POSE_PROJECT_ROOT``, else the current folder; ``$MLFLOW_TRACKING_URI`` (a tracking server)
-wins over the last two. MLflow's own default (``<cwd>/mlflow.db``) is never used.
+``$POSE_PROJECT_ROOT``, else the nearest folder at or above the current one that holds
+``dvc.yaml`` (so a command run from a subfolder finds the same store), else the current folder;
+``$MLFLOW_TRACKING_URI`` (a tracking server) wins over all but the argument. MLflow's own default
+(``<cwd>/mlflow.db``) is never used: it would scatter stores over every working directory, and
+its plain file store is in maintenance mode in MLflow 3.
 
 Runs: one parent run per pipeline run (``start_pipeline_run``), which exports its id in
 ``$POSE_MLFLOW_PARENT_RUN`` so each ``dvc repro`` stage process opens a child run under it
@@ -47,7 +50,10 @@ _MAX_PARAM = 6000
 
 
 def project_root(root: str | Path | None = None) -> Path:
-    return Path(root or os.environ.get(ROOT_ENV) or os.getcwd()).resolve()
+    if root or os.environ.get(ROOT_ENV):
+        return Path(root or os.environ[ROOT_ENV]).resolve()
+    cwd = Path.cwd().resolve()
+    return next((d for d in (cwd, *cwd.parents) if (d / "dvc.yaml").is_file()), cwd)
 
 
 def tracking_uri(root: str | Path | None = None) -> str:
@@ -213,6 +219,14 @@ class StageRun:
 
     def callback(self) -> MlflowCallback:
         return MlflowCallback(self)
+
+    def log_pipeline_files(self) -> None:
+        """The params files, ``dvc.yaml`` and ``dvc.lock`` of the project, under ``pipeline/``:
+        what exactly produced the run's outputs, readable from the run alone."""
+        files = sorted((self.root / "params").glob("*.yaml")) + [self.root / n for n in ("dvc.yaml", "dvc.lock")]
+        for f in files:
+            if f.is_file():
+                self.log_artifact(f, "pipeline/params" if f.parent.name == "params" else "pipeline")
 
 
 def _open_run(name: str, *, root: str | Path | None, experiment: str, parent: str | None,

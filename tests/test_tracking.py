@@ -46,6 +46,29 @@ def test_uri_follows_root_env_and_cwd(tmp_path: Path, monkeypatch: pytest.Monkey
     assert tracking.tracking_uri(tmp_path).startswith("sqlite:///"), "an explicit root wins"
 
 
+def test_root_is_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "build" / "eval").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "build" / "eval")
+    assert tracking.project_root() == tmp_path.resolve()
+    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
+    assert not (tmp_path / "build" / "eval" / "mlruns").exists()
+
+
+def test_pipeline_files_are_logged(root: Path) -> None:
+    (root / "params").mkdir()
+    (root / "params" / "pose.yaml").write_text("train:\n  lr: 0.001\n")
+    (root / "dvc.yaml").write_text("stages: {}\n")
+    (root / "dvc.lock").write_text("schema: '2.0'\nstages: {}\n")
+    with tracking.start_pipeline_run(root=root) as parent:
+        parent.log_pipeline_files()
+    c = tracking.client(root)
+    listed = {f.path for f in c.list_artifacts(parent.run_id, "pipeline")} | {f.path for f in c.list_artifacts(parent.run_id, "pipeline/params")}
+    assert {"pipeline/dvc.yaml", "pipeline/dvc.lock", "pipeline/params/pose.yaml"} <= listed, listed
+    local = tracking.local_artifacts(c.get_run(parent.run_id).info.artifact_uri)
+    assert (local / "pipeline" / "params" / "pose.yaml").read_text() == "train:\n  lr: 0.001\n"
+
+
 def test_names_and_secret_keys() -> None:
     assert tracking.metric_key("PCK@0.05") == "PCK_0.05" and tracking.metric_key("AP") == "AP"
     for key in ("AWS_SECRET_ACCESS_KEY", "api_key", "apiKey", "db.password", "hf_token", "credentials"):

@@ -25,7 +25,7 @@ from pose.detection.predict import checkpoint_config, forward, input_size_of, lo
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
 from pose.engine.loader import make_loader
-from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
+from pose.engine.trainer import Task, fit, optim_settings, resolve_device, seed_everything
 from pose.errors import ConfigError
 from pose.fileio import write_json
 
@@ -55,14 +55,6 @@ def evaluate_detector(model: torch.nn.Module, data: CocoData, category_ids: list
     return evaluate_boxes(data, predict_dataset(model, data, category_ids, batch_size=batch_size, workers=workers), out_dir=out_dir)
 
 
-def _settings(params: DetectorParams) -> OptimSettings:
-    t = params.train
-    return OptimSettings(epochs=t.epochs, lr=t.lr, optimizer=t.optimizer, weight_decay=t.weight_decay, warmup_iters=t.warmup_iters,
-                         warmup_ratio=t.warmup_ratio, schedule=t.schedule, min_lr_ratio=t.min_lr_ratio, milestones=tuple(t.milestones),
-                         gamma=t.gamma, amp=t.amp, ema=t.ema, ema_decay=t.ema_decay, clip_grad=t.clip_grad,
-                         val_interval=t.val_interval, channels_last=t.channels_last)
-
-
 def _loss(model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
     device = next(model.parameters()).device
     images = [im.to(device, non_blocking=True) for im in batch["images"]]
@@ -72,9 +64,16 @@ def _loss(model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tens
 
 def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
                    device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None, seed: int | None = None,
-                   deterministic: bool | None = None, console: Any = None) -> dict[str, Any]:
-    """Train a detector as ``params`` say (``seed``/``deterministic`` override ``train.*``); checkpoints go to ``work_dir``."""
-    dev = resolve_device(device)
+                   deterministic: bool | None = None, console: Any = None, launcher: str = "none") -> dict[str, Any]:
+    """Train a detector as ``params`` say (``seed``/``deterministic`` override ``train.*``); checkpoints go to ``work_dir``.
+    ``launcher="torchrun"``: DDP across the processes torchrun started (rank 0 logs and saves)."""
+    with dist.launch(launcher, resolve_device(device)) as dev:
+        return _train_detector(params, work_dir, dev, resume=resume, load_from=load_from, validate=validate, callbacks=callbacks,
+                               seed=seed, deterministic=deterministic, console=console)
+
+
+def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.device, *, resume: str | None, load_from: str | None,
+                    validate: bool, callbacks: list[Any] | None, seed: int | None, deterministic: bool | None, console: Any) -> dict[str, Any]:
     t = params.train
     seed = t.seed if seed is None else seed
     seed_everything(seed + dist.rank(), t.deterministic if deterministic is None else deterministic)
@@ -110,10 +109,11 @@ def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str 
     if dist.is_main():
         record_params(work_dir, params)
     t0 = time.perf_counter()
-    summary = fit(task, _settings(params), work_dir=work_dir, device=dev, seed=seed, workers=t.workers, resume=resume,
+    summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=seed, workers=t.workers, resume=resume,
                   load_from=load_from, validate=validate, callbacks=callbacks, console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["train_images"] = len(train_set)
+    summary["is_main"] = dist.is_main()
     return summary
 
 
@@ -129,11 +129,12 @@ def score_detector(checkpoint: str | Path, *, dataset: str | None = None, split:
 # --------------------------------------------------------------------------- CLI entries
 def train_from_config(config: str | Path, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
                       validate: bool = True, seed: int | None = None, deterministic: bool = False, overrides: list[str] | None = None,
-                      device: str = "auto", callbacks: list[Any] | None = None, console: Any = None) -> dict[str, Any]:
+                      device: str = "auto", callbacks: list[Any] | None = None, console: Any = None, launcher: str = "none",
+                      autoscale_lr: bool = False) -> dict[str, Any]:
     """``pose train-det CONFIG --work-dir DIR ...``: load params (+ overrides), record them in ``work_dir/params.yaml``, train."""
-    params = load_run_params(config, DetectorParams, overrides, seed=seed, deterministic=deterministic)
+    params = load_run_params(config, DetectorParams, overrides, seed=seed, deterministic=deterministic, autoscale_lr=autoscale_lr)
     return train_detector(params, work_dir, resume=resume, load_from=load_from, device=device, validate=validate,
-                          callbacks=callbacks, console=console)
+                          callbacks=callbacks, console=console, launcher=launcher)
 
 
 def score_from_config(config: str | Path, checkpoint: str | Path, *, out: str | Path | None = None, device: str = "auto") -> dict[str, Any]:

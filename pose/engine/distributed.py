@@ -6,10 +6,14 @@ rank 0 alone logs and writes checkpoints. gloo on CPU, NCCL on GPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import torch
 import torch.distributed as td
+
+from pose.errors import ConfigError
 
 
 def launched_by_torchrun() -> bool:
@@ -69,3 +73,22 @@ def all_reduce_mean(value: float, device: torch.device) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=device)
     td.all_reduce(t)
     return float(t.item()) / world_size()
+
+
+@contextlib.contextmanager
+def launch(launcher: str, device: torch.device) -> Iterator[torch.device]:
+    """``--launcher none|torchrun`` for a training run: join torchrun's process group (and take
+    this rank's GPU) for the run's duration; yields the device the run uses."""
+    if launcher == "none":
+        yield device
+        return
+    if launcher != "torchrun":
+        raise ConfigError(f"unknown launcher '{launcher}'", entry="--launcher", hint="none or torchrun")
+    if not launched_by_torchrun():
+        raise ConfigError("--launcher torchrun needs to run under torchrun", entry="--launcher",
+                          hint="torchrun --nproc-per-node N -m pose.cli train ...")
+    init(device.type)
+    try:
+        yield torch.device("cuda", local_rank()) if device.type == "cuda" else device
+    finally:
+        shutdown()

@@ -51,6 +51,16 @@ class OptimSettings:
     channels_last: bool = False
 
 
+
+def optim_settings(t: Any, world: int = 1) -> OptimSettings:
+    """``OptimSettings`` from a ``train:`` params block (``pose.config.TrainParams``); with
+    ``autoscale_lr`` the lr scales by total batch (``batch_size * world``) / ``base_batch_size``."""
+    lr = t.lr * (t.batch_size * world / t.base_batch_size) if t.autoscale_lr else t.lr
+    return OptimSettings(epochs=t.epochs, lr=lr, optimizer=t.optimizer, weight_decay=t.weight_decay, warmup_iters=t.warmup_iters,
+                         warmup_ratio=t.warmup_ratio, schedule=t.schedule, min_lr_ratio=t.min_lr_ratio, milestones=tuple(t.milestones),
+                         gamma=t.gamma, amp=t.amp, ema=t.ema, ema_decay=t.ema_decay, clip_grad=t.clip_grad,
+                         val_interval=t.val_interval, channels_last=t.channels_last)
+
 @dataclass
 class Task:
     """What ``fit`` needs from a model family.

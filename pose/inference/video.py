@@ -83,9 +83,37 @@ def _stills(files: list[Path]) -> Iterator[Frame]:
         yield Frame(i, f.name, read_image(f))
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Mute fd 2 while OpenCV/FFmpeg open a capture: they print their own lines there
+    (``moov atom not found``, ``[ WARN:0] can't open camera``) before we report the failure
+    in one line of ours."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _open_capture(target: str | int) -> tuple[Any, np.ndarray | None]:
+    with _native_stderr_silenced():
+        cap = cv2.VideoCapture(target)
+        ok, first = cap.read() if cap.isOpened() else (False, None)
+    return cap, first if ok else None
+
+
 def _video(path: Path) -> FrameSource:
-    cap = cv2.VideoCapture(str(path))
-    ok, first = cap.read() if cap.isOpened() else (False, None)
+    cap, first = _open_capture(str(path))
+    ok = first is not None
     if not ok or first is None:
         cap.release()
         raise DataError("cannot read video (not a video, unsupported codec or corrupt)", file=path)
@@ -96,8 +124,8 @@ def _video(path: Path) -> FrameSource:
 
 
 def _webcam(index: int) -> FrameSource:
-    cap = cv2.VideoCapture(index)
-    ok, first = cap.read() if cap.isOpened() else (False, None)
+    cap, first = _open_capture(index)
+    ok = first is not None
     if not ok or first is None:
         cap.release()
         raise DataError(f"cannot open webcam {index}", entry="SRC", hint="check the device index and permissions (/dev/video*)")

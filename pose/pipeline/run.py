@@ -145,6 +145,7 @@ def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = 
             metrics = read_json_if(root / METRICS) or {}
             parent.log_metrics(metrics)
             parent.set_tags({"pose.data_changed": str(before != after).lower(), "pose.data_md5": after or "unknown"})
+            parent.log_pipeline_files()
             if proc.returncode != 0:
                 raise StageFailed(f"dvc repro failed (exit {proc.returncode}); see the stage output above")
     return {"seconds": round(time.perf_counter() - t0, 2), "waited_s": round(waited, 2), "up_to_date": False, "data_md5_before": before,

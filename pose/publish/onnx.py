@@ -137,6 +137,7 @@ def parity(model: TopdownPoseEstimator, onnx_path: str | Path, crops: np.ndarray
     """Compare onnxruntime with PyTorch on ``crops`` (or ``n`` random ones): raw outputs and
     keypoints decoded by the model's codec (no flip test)."""
     w, h = model.input_size
+    from_random = crops is None
     if crops is None:
         crops = np.random.default_rng(seed).integers(0, 256, (n, 3, h, w), dtype=np.uint8)
     x = torch.as_tensor(np.asarray(crops) if not isinstance(crops, torch.Tensor) else crops)
@@ -154,7 +155,7 @@ def parity(model: TopdownPoseEstimator, onnx_path: str | Path, crops: np.ndarray
     k_got, _ = runtime.codec.decode(got if len(got) > 1 else got[0])
     kp = float(np.abs(np.asarray(k_ref) - np.asarray(k_got)).max())
     worst = max(diffs.values())
-    return {"crops": int(x.shape[0]), "max_abs_diff": worst, "per_output": diffs, "max_keypoint_px": kp,
+    return {"crops": int(x.shape[0]), "crops_from": "random" if from_random else "given", "max_abs_diff": worst, "per_output": diffs, "max_keypoint_px": kp,
             "passed": worst < MAX_OUTPUT_DIFF and kp <= MAX_KEYPOINT_DIFF_PX,
             "tolerances": {"output": MAX_OUTPUT_DIFF, "keypoint_px": MAX_KEYPOINT_DIFF_PX}}
 
@@ -280,12 +281,14 @@ def _restore_flags(model: torch.nn.Module, flags: list[bool]) -> None:
 
 def export_command(source: str | Path, out: str | Path, *, check: bool = True, opset: int = 17,
                    input_dtype: Literal["uint8", "float32"] = "uint8") -> dict[str, Any]:
-    """``pose export CHECKPOINT|PUBLISHED --out model.onnx [--check]``: everything the command does."""
-    from pose.publish.package import load_any_pose
+    """``pose export CHECKPOINT|PUBLISHED --out model.onnx [--check]``: everything the command does
+    (parity on the model's val crops when its dataset is at hand)."""
+    from pose.publish.package import load_any_pose, val_crops
 
     model, meta, info = load_any_pose(source)
     if not isinstance(model, TopdownPoseEstimator):
         raise CheckpointError("already an ONNX model", file=source)
     extra = {"dataset_meta": meta.to_dict(), "preset": info.get("preset"), "source": Path(source).name,
              "source_sha256": info.get("sha256")}
-    return export_onnx(model, out, opset=opset, input_dtype=input_dtype, metadata=extra, check=check)
+    crops = val_crops(info) if check and "params" in info and "input_size" in info else None
+    return export_onnx(model, out, opset=opset, input_dtype=input_dtype, metadata=extra, check=check, crops=crops)

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from pose.codecs import codec_config
 from pose.config import PoseParams
 from pose.data.meta import DatasetMeta
 from pose.engine.checkpoint import load_checkpoint, model_state
-from pose.errors import CheckpointError, ConfigError
+from pose.errors import CheckpointError, ConfigError, PoseError
 from pose.fileio import write_bytes, write_text
 from pose.models import TopdownPoseEstimator
 from pose.publish.onnx import OnnxPoseModel, export_onnx, output_shapes, sha256_file
@@ -72,10 +73,31 @@ def best_metrics(state: dict[str, Any]) -> dict[str, float]:
     return {k: float(best[k]) for k in EVAL_KEYS if k in best} | {"epoch": int(best.get("epoch", 0))}
 
 
+def val_crops(cfg: dict[str, Any], *, dataset: str | None = None, split: str | None = None, n: int = 8) -> np.ndarray | None:
+    """Up to ``n`` evaluation crops (B, 3, H, W) uint8 of the checkpoint's val split (or
+    ``dataset``/``split``), spread over the split: what ONNX parity is checked on. None when
+    the data is not there (a checkpoint published away from its dataset)."""
+    from pose.data.dataset import TopdownDataset
+    from pose.data.layout import load_dataset
+
+    params = PoseParams.model_validate(cfg["params"])
+    try:
+        gt, meta = load_dataset(dataset or params.dataset, split=split or params.val_split, meta=None if dataset else params.meta)
+    except PoseError:
+        return None
+    ds = TopdownDataset(gt, meta, input_size=tuple(cfg["input_size"]), train=False)
+    if len(ds) == 0:
+        return None
+    idx = np.unique(np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int))
+    return np.stack([np.asarray(ds[int(i)]["image"]) for i in idx])
+
+
 def publish(checkpoint: str | Path, out_dir: str | Path, *, name: str | None = None, metrics: dict[str, Any] | None = None,
-            lineage: dict[str, Any] | None = None, onnx: bool = False) -> PublishedModel:
+            lineage: dict[str, Any] | None = None, onnx: bool = False, dataset: str | None = None,
+            split: str | None = None) -> PublishedModel:
     """Strip ``checkpoint`` into ``out_dir/<name>-<sha8>.pth`` plus a model card (and, with
-    ``onnx``, a parity-checked ``<name>-<sha8>.onnx``). ``metrics`` default to the best epoch's."""
+    ``onnx``, a ``<name>-<sha8>.onnx`` checked against PyTorch on val crops, random crops when
+    the val split is not at hand). ``metrics`` default to the best epoch's."""
     checkpoint = Path(checkpoint)
     state = load_checkpoint(checkpoint)
     model, meta, cfg = model_from_checkpoint(checkpoint)
@@ -101,7 +123,8 @@ def publish(checkpoint: str | Path, out_dir: str | Path, *, name: str | None = N
     if onnx:
         onnx_path = out_dir / f"{stem}.onnx"
         report = export_onnx(model, onnx_path, metadata={"dataset_meta": info["dataset_meta"], "preset": info["preset"],
-                                                         "name": name, "source_sha256": sha})
+                                                         "name": name, "source_sha256": sha},
+                             crops=val_crops(cfg, dataset=dataset, split=split))
     card = out_dir / f"{stem}.md"
     write_text(card, model_card(info, sha, onnx_report=report))
     path = out_dir / f"{stem}.pth"
@@ -201,7 +224,8 @@ def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any]
     ]
     if onnx_report and onnx_report.get("parity"):
         p = onnx_report["parity"]
-        parts.append(f"\nParity with PyTorch on {p['crops']} crops: max |output diff| {p['max_abs_diff']:.2e}, "
+        source = {"given": "val", "random": "random"}.get(p.get("crops_from", "random"), "random")
+        parts.append(f"\nParity with PyTorch on {p['crops']} {source} crops: max |output diff| {p['max_abs_diff']:.2e}, "
                      f"max keypoint diff {p['max_keypoint_px']:.3f} px.\n")
     parts.append(f"\n_Published {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from `{info['source']['checkpoint']}` "
                  f"(epoch {info['source']['epoch']}, {info['source']['weights']} weights)._\n")
@@ -238,7 +262,7 @@ def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None
         from pose.recipes.topdown import score_checkpoint
 
         new = _scalar_metrics(score_checkpoint(checkpoint, dataset=dataset, split=split, device="cpu"))
-    pm = publish(checkpoint, out, name=name, metrics=new, lineage=lineage, onnx=onnx)
+    pm = publish(checkpoint, out, name=name, metrics=new, lineage=lineage, onnx=onnx, dataset=dataset, split=split)
     result: dict[str, Any] = {"published": str(pm.path), "card": str(pm.card), "onnx": str(pm.onnx) if pm.onnx else None,
                               "sha256": pm.sha256, "metrics": pm.meta["metrics"],
                               "parity": (pm.onnx_report or {}).get("parity")}

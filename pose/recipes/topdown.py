@@ -25,7 +25,7 @@ from pose.data.transforms import AugConfig, input_to_image
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.engine.loader import make_loader
-from pose.engine.trainer import OptimSettings, Task, fit, resolve_device, seed_everything
+from pose.engine.trainer import Task, fit, optim_settings, resolve_device, seed_everything
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
 from pose.models import TopdownPoseEstimator, build_model
@@ -110,64 +110,44 @@ def evaluate(model: TopdownPoseEstimator, gt: CocoData, meta: DatasetMeta, *, bo
     return evaluate_keypoints(gt, results, meta, out_dir=out_dir)
 
 
-def _settings(params: PoseParams, world: int) -> OptimSettings:
-    t = params.train
-    lr = t.lr * (t.batch_size * world / t.base_batch_size) if t.autoscale_lr else t.lr
-    return OptimSettings(epochs=t.epochs, lr=lr, optimizer=t.optimizer, weight_decay=t.weight_decay, warmup_iters=t.warmup_iters,
-                         warmup_ratio=t.warmup_ratio, schedule=t.schedule, min_lr_ratio=t.min_lr_ratio, milestones=tuple(t.milestones),
-                         gamma=t.gamma, amp=t.amp, ema=t.ema, ema_decay=t.ema_decay, clip_grad=t.clip_grad,
-                         val_interval=t.val_interval, channels_last=t.channels_last)
-
-
 def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
                device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None,
                launcher: str = "none", console: Any = None) -> dict[str, Any]:
     """Train a top-down pose model as ``params`` say; checkpoints and the resolved params go to ``work_dir``."""
-    dev = resolve_device(device)
-    if launcher == "torchrun":
-        if not dist.launched_by_torchrun():
-            raise ConfigError("--launcher torchrun needs to run under torchrun", entry="--launcher", hint="torchrun --nproc-per-node N -m pose.cli train ...")
-        dist.init(dev.type)
-        if dev.type == "cuda":
-            dev = torch.device("cuda", dist.local_rank())
-    elif launcher != "none":
-        raise ConfigError(f"unknown launcher '{launcher}'", entry="--launcher", hint="none or torchrun")
-    t = params.train
-    seed_everything(t.seed + dist.rank(), t.deterministic)
-    train_data, meta = load_dataset(params.dataset, split=params.train_split, meta=params.meta)
-    val_data, _ = load_dataset(params.dataset, split=params.val_split, meta=params.meta)
-    torch.manual_seed(t.seed)
-    model = build_pose_model(params, meta)
-    train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug(params.aug))
-    if len(train_set) == 0:
-        raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
-    def loaders(epoch: int) -> DataLoader:
-        return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=t.seed, epoch=epoch,
-                           drop_last=len(train_set) >= t.batch_size)
+    with dist.launch(launcher, resolve_device(device)) as dev:
+        t = params.train
+        seed_everything(t.seed + dist.rank(), t.deterministic)
+        train_data, meta = load_dataset(params.dataset, split=params.train_split, meta=params.meta)
+        val_data, _ = load_dataset(params.dataset, split=params.val_split, meta=params.meta)
+        torch.manual_seed(t.seed)
+        model = build_pose_model(params, meta)
+        train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug(params.aug))
+        if len(train_set) == 0:
+            raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
 
-    def loss(m: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return m(batch["image"], batch["targets"], mode="loss")
+        def loaders(epoch: int) -> DataLoader:
+            return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=t.seed, epoch=epoch,
+                               drop_last=len(train_set) >= t.batch_size)
 
-    def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
-        if not dist.is_main():
-            return {}
-        metrics = evaluate(m, val_data, meta, batch_size=params.test.batch_size, workers=t.workers,
-                           out_dir=Path(work_dir) / "val")
-        return {k: float(v) for k, v in metrics.items() if k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
-                and v is not None}
+        def loss(m: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+            return m(batch["image"], batch["targets"], mode="loss")
 
-    task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=max(1, len(loaders(0))), evaluate=evaluate_val, best_metric="AP",
-                config=checkpoint_config(params, meta, model, data=train_data.fingerprint() + val_data.fingerprint()))
-    t0 = time.perf_counter()
-    is_main = dist.is_main()
-    if is_main:
-        record_params(work_dir, params)
-    try:
-        summary = fit(task, _settings(params, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=t.workers,
+        def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
+            if not dist.is_main():
+                return {}
+            metrics = evaluate(m, val_data, meta, batch_size=params.test.batch_size, workers=t.workers,
+                               out_dir=Path(work_dir) / "val")
+            return {k: float(v) for k, v in metrics.items() if k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
+                    and v is not None}
+
+        task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=max(1, len(loaders(0))), evaluate=evaluate_val, best_metric="AP",
+                    config=checkpoint_config(params, meta, model, data=train_data.fingerprint() + val_data.fingerprint()))
+        t0 = time.perf_counter()
+        is_main = dist.is_main()
+        if is_main:
+            record_params(work_dir, params)
+        summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=t.workers,
                       resume=resume, load_from=load_from, validate=validate, callbacks=callbacks, console=console)
-    finally:
-        if launcher == "torchrun":
-            dist.shutdown()
     summary["train_seconds"] = time.perf_counter() - t0
     summary["is_main"] = is_main
     summary["train_instances"] = len(train_set)

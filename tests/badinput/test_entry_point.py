@@ -38,6 +38,22 @@ def test_subprocess_refuses_code_running_checkpoint(tmp_path: Path, photo: Path)
     assert_nothing_written(out)
 
 
+def test_bad_sources_print_only_our_line(tmp_path: Path, ckpt: Path) -> None:
+    """Through the real process: OpenCV/FFmpeg print to fd 2 on a broken video or a missing
+    webcam; that noise must not precede (or follow) the one error line."""
+    broken = tmp_path / "clip.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)  # an mp4 header and nothing behind it
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    cases = [(broken, broken, "cannot read video"), (empty, empty, "holds no images"), ("97", None, "cannot open webcam 97")]
+    for src, file, says in cases:
+        out = tmp_path / f"out_{Path(str(src)).name}.mp4"
+        r = pose("infer", src, "--pose-model", ckpt, "--full-frame", "--out", out, "--device", "cpu")
+        assert_user_error(r, file=file, says=says)
+        assert_nothing_written(out)
+
+
 class _Exploit:
     def __init__(self, marker: str) -> None:
         self.marker = marker

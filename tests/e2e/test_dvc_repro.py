@@ -68,6 +68,30 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
     assert noop_s < 15
     print(f"\nfull dvc repro {full_s:.1f} s, no-op {noop_s:.2f} s")
 
+    shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], tiny_repo)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["workspace"]["data"]["build/eval/metrics.json"]["data"]["AP"] == metrics["AP"]
+    plots = run([str(BIN / "dvc"), "plots", "show", "-o", "build/plots_html"], tiny_repo)
+    assert plots.returncode == 0, plots.stderr
+    html = (tiny_repo / "build/plots_html/index.html").read_text()
+    assert "pck_curve.png" in html and "pose_loss.png" in html, "the stage's PNG plots are in dvc plots show"
+
+    # The registry from the CLI, from a subfolder of the project: the same store, never a new one.
+    reg = run([str(BIN / "pose"), "registry", "--json"], tiny_repo / "build")
+    assert reg.returncode == 0, reg.stderr
+    models = {m["name"]: m for m in json.loads(reg.stdout)}
+    assert str(models[result["registered"]["name"]]["aliases"]["champion"]) == result["registered"]["version"], models
+    assert not (tiny_repo / "build" / "mlruns").exists()
+
+    # An experiment on an eval param that cannot move the metrics: evaluate re-runs, dvc exp show compares.
+    exp = run([str(BIN / "dvc"), "exp", "run", "--set-param", "params/eval.yaml:examples=2", "-n", "fewer-examples"], tiny_repo)
+    assert exp.returncode == 0, exp.stdout[-3000:] + exp.stderr[-3000:]
+    assert "Running stage 'evaluate'" in exp.stdout and "Running stage 'train_pose'" not in exp.stdout, exp.stdout[-3000:]
+    table = run([str(BIN / "dvc"), "exp", "show", "--json"], tiny_repo)
+    assert table.returncode == 0, table.stderr
+    flat = json.dumps(json.loads(table.stdout))
+    assert "fewer-examples" in flat and '"examples": 2' in flat and '"AP"' in flat, flat[:3000]
+
     port = _free_port()
     ui = subprocess.Popen([str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{tiny_repo / 'mlruns' / 'mlflow.db'}",
                            "--host", "127.0.0.1", "--port", str(port), "--workers", "1"], cwd=tiny_repo, env=e2e_env(tiny_repo),

@@ -1,5 +1,5 @@
 """``make serve`` + ``prefect deployment run train-pose/train-pose`` against a real local server:
-a run with a params override re-runs only what depends on it (eval params -> evaluate; its
+a forced run reproduces every stage; a run with a params override re-runs only what depends on it (eval params -> evaluate; its
 metrics are unchanged, so publish is skipped); a run with nothing changed stops
 "up to date"; MLflow holds one parent run with a child per stage that ran."""
 
@@ -66,6 +66,13 @@ def test_served_deployment_retrains_on_change_and_skips_when_up_to_date(tiny_rep
         cron = yaml.safe_load((tiny_repo / "params/schedule.yaml").read_text())["cron"]
         assert repr(cron) in inspect.stdout or f'"{cron}"' in inspect.stdout, inspect.stdout
 
+        full, full_s = _trigger(tiny_repo, api, {"options": {"force": True}})
+        assert full.returncode == 0 and "Completed" in full.stdout, full.stdout[-3000:] + full.stderr[-3000:]
+        summary = _latest_artifact(api)
+        for name in ("prepare", "validate", "train_detector", "train_pose", "evaluate", "publish"):
+            assert f"| {name} | ran |" in summary, summary
+        assert (tiny_repo / "build/publish/publish.json").is_file()
+
         changed, changed_s = _trigger(tiny_repo, api, {"options": {"set_params": ["params/eval.yaml:curve_points=12"]}})
         assert changed.returncode == 0 and "Completed" in changed.stdout, changed.stdout[-3000:] + changed.stderr[-3000:]
         assert len(json.loads((tiny_repo / "build/eval/pck_curve.json").read_text())) == 12
@@ -77,7 +84,7 @@ def test_served_deployment_retrains_on_change_and_skips_when_up_to_date(tiny_rep
         same, same_s = _trigger(tiny_repo, api)
         assert same.returncode == 0 and "Completed" in same.stdout, same.stdout[-3000:]
         assert "up to date" in _latest_artifact(api)
-        print(f"\nserver+deployment ready {ready_s:.1f} s; run with evaluate+publish {changed_s:.1f} s; up-to-date run {same_s:.1f} s")
+        print(f"\nserver+deployment ready {ready_s:.1f} s; full run {full_s:.1f} s; run with evaluate+publish {changed_s:.1f} s; up-to-date run {same_s:.1f} s")
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
         serve.wait(timeout=30)
@@ -87,8 +94,10 @@ def test_served_deployment_retrains_on_change_and_skips_when_up_to_date(tiny_rep
 
     c = tracking.client(tiny_repo)
     exp = c.get_experiment_by_name("posepipe")
-    parents = c.search_runs([exp.experiment_id], "tags.`pose.trigger` = 'prefect'")
-    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
-    children = c.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{parents[0].info.run_id}'")
-    names = {r.info.run_name for r in children}
+    parents = c.search_runs([exp.experiment_id], "tags.`pose.trigger` = 'prefect'", order_by=["attributes.start_time ASC"])
+    assert len(parents) == 2 and all(p.info.status == "FINISHED" for p in parents)
+    forced, changed_run = (c.search_runs([exp.experiment_id], f"tags.mlflow.parentRunId = '{p.info.run_id}'") for p in parents)
+    assert {r.info.run_name for r in forced} == {"prepare", "validate", "train_detector", "train_pose", "evaluate", "publish"}
+    names = {r.info.run_name for r in changed_run}
     assert "evaluate" in names and "train_pose" not in names, names  # metrics.json unchanged -> publish skipped too
+    assert "pipeline/dvc.lock" in {f.path for f in c.list_artifacts(parents[-1].info.run_id, "pipeline")}

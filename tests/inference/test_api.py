@@ -51,6 +51,41 @@ def test_inference_topdown_equals_recipe_predict_on_gt_boxes(synth: Path, pose_m
     assert checked == len(expected)
 
 
+def test_pose_test_on_detections_equals_pose_infer(synth: Path, pose_model: PoseModel, det_ckpt: Path) -> None:
+    """``pose test --det-results`` / the evaluate stage (detector results file -> boxes -> crops)
+    and ``pose infer`` (detect -> inference_topdown) give the same boxes and keypoints."""
+    from pose.detection.predict import detect
+    from pose.detection.train import predict_dataset
+    from pose.pipeline.evaluate import usable_boxes
+
+    data, meta = load_dataset(synth, split="val")
+    det, info = load_detector(det_ckpt)
+    det.score_thresh = 0.0  # untrained: let its own post-processing keep boxes to compare
+    thr = 0.005
+    boxes = usable_boxes(predict_dataset(det, data, info.category_ids), thr)
+    assert boxes, "the untrained detector must keep some boxes"
+    expected = predict(pose_model.net, TopdownDataset(data, meta, input_size=pose_model.input_size, train=False, boxes=boxes), batch_size=16)
+    images = [read_image(data.image_path(row)) for row in range(len(data.image_ids))]
+    # one batch as predict_dataset's: torchvision pads a batch to its largest image, which moves
+    # border boxes of smaller images by a fraction of a pixel
+    found = detect(det, images, score_thr=thr, nms_thr=None, batch_size=16)
+    checked = 0
+    for image_id, image, (b, scores, _) in zip(data.image_ids, images, found):
+        keep = ((b[:, 2:] - b[:, :2]) >= 0.01).all(1)  # the results file holds 0.01 px: a thinner box rounds to nothing
+        ref = [r for r in expected if r["image_id"] == image_id]
+        assert keep.sum() == len(ref), (image_id, int(keep.sum()), len(ref))
+        ref_xywh = np.array([r["bbox"] for r in ref], np.float32)
+        ref_xyxy = np.concatenate([ref_xywh[:, :2], ref_xywh[:, :2] + ref_xywh[:, 2:]], axis=1)
+        for box in b[keep]:
+            assert np.abs(ref_xyxy - box).max(1).min() < 0.01, "detect() finds the box the results file holds"
+        # the same boxes through pose infer's crop + batch path give the keypoints the evaluation scored
+        got = inference_topdown(pose_model, image, ref_xyxy, box_scores=np.array([r["bbox_score"] for r in ref]))
+        for inst, r in zip(got, ref):
+            np.testing.assert_allclose(inst.keypoints, np.asarray(r["keypoints"]).reshape(-1, 3)[:, :2], atol=2e-3)
+            checked += 1
+    assert checked == len(expected) > 0
+
+
 def test_crops_are_the_evaluation_datasets(synth: Path) -> None:
     data, meta = load_dataset(synth, split="val")
     ds = TopdownDataset(data, meta, input_size=(64, 96), train=False)

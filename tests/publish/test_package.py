@@ -89,3 +89,29 @@ def test_refusals(ckpt: Path, tmp_path: Path) -> None:
         load_published(tampered)
     with pytest.raises(CheckpointError, match="not found"):
         load_any_pose(tmp_path / "missing.pth")
+
+
+@pytest.mark.slow
+def test_onnx_parity_runs_on_val_crops_when_the_data_is_there(tmp_path: Path) -> None:
+    import numpy as np
+
+    from pose.data.synth import generate
+    from pose.publish.package import val_crops
+    from model_files import make_pose_checkpoint
+
+    generate(tmp_path / "ds", images=6, seed=3, size=96, val_fraction=0.5, progress=False)
+    ckpt = make_pose_checkpoint(tmp_path / "best.pth", tmp_path / "ds")
+    cfg = torch.load(ckpt, weights_only=True)["config"]
+    crops = val_crops(cfg)
+    assert crops is not None and crops.dtype == np.uint8 and crops.shape[1:] == (3, 64, 64) and 1 <= len(crops) <= 8
+    assert crops.std() > 10, "real image content, not a blank crop"
+    pm = publish(ckpt, tmp_path / "out", onnx=True)
+    p = pm.onnx_report["parity"]
+    assert p["crops_from"] == "given" and p["crops"] == len(crops) and p["passed"]
+    assert f"on {len(crops)} val crops" in pm.card.read_text()
+
+    cfg["params"]["dataset"] = str(tmp_path / "gone")
+    assert val_crops(cfg) is None, "no dataset at hand: the caller falls back to random crops"
+    (tmp_path / "ds").rename(tmp_path / "moved")
+    away = publish(ckpt, tmp_path / "away", onnx=True)
+    assert away.onnx_report["parity"]["crops_from"] == "random" and "random crops" in away.card.read_text()
