@@ -40,3 +40,48 @@ def test_file_size_limit_during_checkpoint_write(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
     assert path.read_bytes() == before and load_checkpoint(path)["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["latest.pth"]
+
+
+def _limited(limit: int):  # noqa: ANN202
+    def apply() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    return apply
+
+
+def test_pose_train_out_of_space_fails_cleanly_and_keeps_the_last_epoch(tmp_path: Path) -> None:
+    """Through the real CLI: epoch 2's checkpoint cannot be written; exit 2 with one line naming
+    the file, epoch 1's checkpoint byte-identical, no temp file, and a later resume continues."""
+    import os
+
+    from pose.data.synth import generate
+
+    ds = tmp_path / "ds"
+    generate(ds, kind="human", images=4, seed=4, size=96, val_fraction=0.5, progress=False)
+    cfg = tmp_path / "pose.yaml"
+    cfg.write_text(f"dataset: {ds}\nmodel: {{preset: rtmpose-t, input_size: [64, 64]}}\n"
+                   "train: {epochs: 2, batch_size: 2, workers: 0, warmup_iters: 1}\n")
+    work = tmp_path / "work"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    base = [sys.executable, "-m", "pose.cli", "train", str(cfg), "--work-dir", str(work), "--no-validate", "--device", "cpu"]
+    first = subprocess.run([*base, "--set", "train.epochs=1"], capture_output=True, text=True, timeout=300, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    latest = work / "latest.pth"
+    before = latest.read_bytes()
+
+    full = subprocess.run([*base, "--resume", "auto"], capture_output=True, text=True, timeout=300, env=env,
+                          preexec_fn=_limited(len(before) // 2))
+    assert full.returncode == 2, full.stdout[-2000:] + full.stderr[-3000:]
+    assert "Traceback" not in full.stderr
+    errors = [line for line in full.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {latest}: cannot write checkpoint (File too large)"), full.stderr[-2000:]
+    assert latest.read_bytes() == before and load_checkpoint(latest)["epoch"] == 1
+    assert not [p.name for p in work.iterdir() if p.name.startswith(".")], "no temp file left"
+
+    again = subprocess.run([*base, "--resume", "auto"], capture_output=True, text=True, timeout=300, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert load_checkpoint(latest)["epoch"] == 2
