@@ -158,6 +158,7 @@ def train_epoch(root: Path, iters: int) -> tuple[float, float, dict[str, Any]]:
     dataset = TopdownDataset(data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug({}))
     batch = 64
     full = len(dataset) // batch
+    iters = full if iters <= 0 else min(iters, full)
 
     def loaders(epoch: int) -> Any:
         return itertools.islice(make_loader(dataset, batch_size=batch, workers=0, shuffle=True, seed=0, epoch=epoch, drop_last=True), iters)
@@ -196,7 +197,7 @@ def measure(step: str, n: int, train_iters: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[1000, 5000, 20000])
-    p.add_argument("--train-iters", type=int, default=30, help="training iterations measured (the epoch time is extrapolated)")
+    p.add_argument("--train-iters", type=int, default=30, help="training iterations measured (the epoch time is extrapolated); 0 = one whole epoch")
     p.add_argument("--train-sizes", type=int, nargs="*", default=None, help="sizes to train on (default: the largest)")
     p.add_argument("--step", choices=STEPS, help=argparse.SUPPRESS)
     p.add_argument("--n", type=int, help=argparse.SUPPRESS)

@@ -12,6 +12,16 @@ from pose.data.synth import generate
 from pose.engine.checkpoint import load_checkpoint
 
 
+def _torchrun(*args: str) -> subprocess.CompletedProcess[str]:
+    """``torchrun --nproc-per-node 2 -m pose.cli ARGS`` on a free loopback port, one thread each."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(port),
+           "-m", "pose.cli", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 @pytest.mark.slow
 def test_torchrun_two_processes_on_cpu(tmp_path: Path) -> None:
     ds = tmp_path / "ds"
@@ -22,12 +32,7 @@ def test_torchrun_two_processes_on_cpu(tmp_path: Path) -> None:
         "train: {epochs: 1, batch_size: 2, workers: 0, warmup_iters: 1}\ntest: {batch_size: 8}\n"
     )
     work = tmp_path / "work"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(port),
-           "-m", "pose.cli", "train", str(cfg), "--work-dir", str(work), "--launcher", "torchrun", "--device", "cpu"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = _torchrun("train", str(cfg), "--work-dir", str(work), "--launcher", "torchrun", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-3000:]
     state = load_checkpoint(work / "latest.pth")
     assert state["epoch"] == 1
@@ -44,12 +49,7 @@ def test_torchrun_two_processes_train_the_detector_on_cpu(tmp_path: Path) -> Non
     cfg.write_text(f"dataset: {ds}\npreset: fcos-tiny\ninput_size: 96\n"
                    "train: {epochs: 1, batch_size: 2, workers: 0, warmup_iters: 1, lr: 0.001, base_batch_size: 2}\n")
     work = tmp_path / "work"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1", "--master-port", str(port),
-           "-m", "pose.cli", "train-det", str(cfg), "--work-dir", str(work), "--launcher", "torchrun", "--autoscale-lr", "--device", "cpu"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = _torchrun("train-det", str(cfg), "--work-dir", str(work), "--launcher", "torchrun", "--autoscale-lr", "--device", "cpu")
     assert r.returncode == 0, r.stderr[-3000:]
     state = load_checkpoint(work / "latest.pth")
     assert state["epoch"] == 1 and "bbox_mAP" in state["history"][-1]
