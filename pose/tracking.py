@@ -222,11 +222,18 @@ class StageRun:
 
     def log_pipeline_files(self) -> None:
         """The params files, ``dvc.yaml`` and ``dvc.lock`` of the project, under ``pipeline/``:
-        what exactly produced the run's outputs, readable from the run alone."""
-        files = sorted((self.root / "params").glob("*.yaml")) + [self.root / n for n in ("dvc.yaml", "dvc.lock")]
-        for f in files:
-            if f.is_file():
-                self.log_artifact(f, "pipeline/params" if f.parent.name == "params" else "pipeline")
+        what exactly produced the run's outputs, readable from the run alone. ``dvc.yaml`` is
+        stored as ``dvc-pipeline.yaml``: a file named ``dvc.yaml`` anywhere in the workspace
+        (the store may live inside it) would be taken by DVC for a pipeline of its own."""
+        import shutil
+        import tempfile
+
+        for f in sorted((self.root / "params").glob("*.yaml")):
+            self.log_artifact(f, "pipeline/params")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, stored in (("dvc.yaml", "dvc-pipeline.yaml"), ("dvc.lock", "dvc.lock")):
+                if (self.root / name).is_file():
+                    self.log_artifact(shutil.copyfile(self.root / name, Path(tmp) / stored), "pipeline")
 
 
 def _open_run(name: str, *, root: str | Path | None, experiment: str, parent: str | None,

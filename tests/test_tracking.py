@@ -64,7 +64,8 @@ def test_pipeline_files_are_logged(root: Path) -> None:
         parent.log_pipeline_files()
     c = tracking.client(root)
     listed = {f.path for f in c.list_artifacts(parent.run_id, "pipeline")} | {f.path for f in c.list_artifacts(parent.run_id, "pipeline/params")}
-    assert {"pipeline/dvc.yaml", "pipeline/dvc.lock", "pipeline/params/pose.yaml"} <= listed, listed
+    assert {"pipeline/dvc-pipeline.yaml", "pipeline/dvc.lock", "pipeline/params/pose.yaml"} <= listed, listed
+    assert not list(root.rglob("mlruns/**/dvc.yaml")), "no file DVC would take for a pipeline"
     local = tracking.local_artifacts(c.get_run(parent.run_id).info.artifact_uri)
     assert (local / "pipeline" / "params" / "pose.yaml").read_text() == "train:\n  lr: 0.001\n"
 
