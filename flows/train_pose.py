@@ -186,6 +186,18 @@ def server_command(port: int, host: str = "127.0.0.1") -> list[str]:
     return [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", host, "--port", str(port)]
 
 
+def _server_child() -> None:
+    """In the server process before exec: its own process group, so Ctrl-C or a signal to the
+    ``serve`` group reaches ``serve`` alone, which then pauses the deployment through the still
+    running server and stops it; and (Linux) SIGTERM when ``serve`` itself dies, so no orphan
+    server keeps the port."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def serve(port: int | None = None, host: str = "127.0.0.1") -> None:
     """Start a local server, then serve the deployment with its cron until interrupted."""
     from prefect.schedules import Cron
@@ -199,10 +211,12 @@ def serve(port: int | None = None, host: str = "127.0.0.1") -> None:
         print(warning, file=sys.stderr, flush=True)
     env = server_env()
     Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    server = subprocess.Popen(server_command(port, host), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(server_command(port, host), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                              preexec_fn=_server_child)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_healthy(url)
+        (ROOT / API_URL_FILE).parent.mkdir(parents=True, exist_ok=True)
         (ROOT / API_URL_FILE).write_text(url + "\n", "utf-8")
         print(f"Prefect server: {url} (UI: http://127.0.0.1:{port}); trigger: "
               f"PREFECT_API_URL={url} prefect deployment run {train_pose.name}/{DEPLOYMENT}", flush=True)
