@@ -186,12 +186,9 @@ def server_command(port: int, host: str = "127.0.0.1") -> list[str]:
     return [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", host, "--port", str(port)]
 
 
-def _server_child() -> None:
-    """In the server process before exec: its own process group, so Ctrl-C or a signal to the
-    ``serve`` group reaches ``serve`` alone, which then pauses the deployment through the still
-    running server and stops it; and (Linux) SIGTERM when ``serve`` itself dies, so no orphan
+def _die_with_parent() -> None:
+    """In the server process before exec (Linux): SIGTERM when ``serve`` dies, so no orphan
     server keeps the port."""
-    os.setsid()
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -211,8 +208,10 @@ def serve(port: int | None = None, host: str = "127.0.0.1") -> None:
         print(warning, file=sys.stderr, flush=True)
     env = server_env()
     Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+    # Its own session: Ctrl-C or a signal to serve's group reaches serve alone, which then pauses
+    # the deployment through the still running server and stops it (finally, below).
     server = subprocess.Popen(server_command(port, host), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                              preexec_fn=_server_child)
+                              start_new_session=True, preexec_fn=_die_with_parent)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         wait_healthy(url)

@@ -51,7 +51,6 @@ class OptimSettings:
     channels_last: bool = False
 
 
-
 def optim_settings(t: Any, world: int = 1) -> OptimSettings:
     """``OptimSettings`` from a ``train:`` params block (``pose.config.TrainParams``); with
     ``autoscale_lr`` the lr scales by total batch (``batch_size * world``) / ``base_batch_size``."""
@@ -60,6 +59,7 @@ def optim_settings(t: Any, world: int = 1) -> OptimSettings:
                          warmup_ratio=t.warmup_ratio, schedule=t.schedule, min_lr_ratio=t.min_lr_ratio, milestones=tuple(t.milestones),
                          gamma=t.gamma, amp=t.amp, ema=t.ema, ema_decay=t.ema_decay, clip_grad=t.clip_grad,
                          val_interval=t.val_interval, channels_last=t.channels_last)
+
 
 @dataclass
 class Task:

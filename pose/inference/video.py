@@ -113,8 +113,7 @@ def _open_capture(target: str | int) -> tuple[Any, np.ndarray | None]:
 
 def _video(path: Path) -> FrameSource:
     cap, first = _open_capture(str(path))
-    ok = first is not None
-    if not ok or first is None:
+    if first is None:
         cap.release()
         raise DataError("cannot read video (not a video, unsupported codec or corrupt)", file=path)
     fps = cap.get(cv2.CAP_PROP_FPS)
@@ -125,8 +124,7 @@ def _video(path: Path) -> FrameSource:
 
 def _webcam(index: int) -> FrameSource:
     cap, first = _open_capture(index)
-    ok = first is not None
-    if not ok or first is None:
+    if first is None:
         cap.release()
         raise DataError(f"cannot open webcam {index}", entry="SRC", hint="check the device index and permissions (/dev/video*)")
     fps = cap.get(cv2.CAP_PROP_FPS)

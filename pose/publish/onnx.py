@@ -155,8 +155,8 @@ def parity(model: TopdownPoseEstimator, onnx_path: str | Path, crops: np.ndarray
     k_got, _ = runtime.codec.decode(got if len(got) > 1 else got[0])
     kp = float(np.abs(np.asarray(k_ref) - np.asarray(k_got)).max())
     worst = max(diffs.values())
-    return {"crops": int(x.shape[0]), "crops_from": "random" if from_random else "given", "max_abs_diff": worst, "per_output": diffs, "max_keypoint_px": kp,
-            "passed": worst < MAX_OUTPUT_DIFF and kp <= MAX_KEYPOINT_DIFF_PX,
+    return {"crops": int(x.shape[0]), "crops_from": "random" if from_random else "given", "max_abs_diff": worst,
+            "per_output": diffs, "max_keypoint_px": kp, "passed": worst < MAX_OUTPUT_DIFF and kp <= MAX_KEYPOINT_DIFF_PX,
             "tolerances": {"output": MAX_OUTPUT_DIFF, "keypoint_px": MAX_KEYPOINT_DIFF_PX}}
 
 

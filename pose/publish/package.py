@@ -224,7 +224,7 @@ def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any]
     ]
     if onnx_report and onnx_report.get("parity"):
         p = onnx_report["parity"]
-        source = {"given": "val", "random": "random"}.get(p.get("crops_from", "random"), "random")
+        source = "val" if p.get("crops_from") == "given" else "random"
         parts.append(f"\nParity with PyTorch on {p['crops']} {source} crops: max |output diff| {p['max_abs_diff']:.2e}, "
                      f"max keypoint diff {p['max_keypoint_px']:.3f} px.\n")
     parts.append(f"\n_Published {time.strftime('%Y-%m-%d %H:%M:%S %Z')} from `{info['source']['checkpoint']}` "
