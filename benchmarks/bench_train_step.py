@@ -35,19 +35,20 @@ def random_batch(model, batch: int, num_keypoints: int = 17, seed: int = 0) -> t
     return images, {k: torch.from_numpy(v) for k, v in targets.items()}
 
 
-def time_steps(preset: str, batch: int, iters: int, warmup: int, channels_last: bool, compile_: bool) -> dict:
+def time_steps(preset: str, batch: int, iters: int, warmup: int, channels_last: bool, compile_: bool, amp: str = "none") -> dict:
     torch.manual_seed(0)
     model = build_model(preset, 17).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     step_model = torch.compile(model) if compile_ else model
-    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.05)
+    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.05, foreach=True)
     images, targets = random_batch(model, batch)
     times = []
     for i in range(warmup + iters):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = step_model(images, targets, mode="loss")["loss"]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
+            loss = step_model(images, targets, mode="loss")["loss"]
         loss.backward()
         opt.step()
         if i >= warmup:
@@ -58,6 +59,9 @@ def time_steps(preset: str, batch: int, iters: int, warmup: int, channels_last: 
     return {
         "preset": preset,
         "batch": batch,
+        "amp": amp,
+        "channels_last": channels_last,
+        "compiled": compile_,
         "iters": len(times),
         "ms_per_step_median": 1000 * statistics.median(times),
         "img_per_s": img_s,
@@ -76,11 +80,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--channels-last", action="store_true")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model first")
+    ap.add_argument("--amp", default="none", help="comma-separated AMP modes to time: none, bf16 (CPU autocast)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = [
-        time_steps(p.strip(), args.batch, args.iters, args.warmup, args.channels_last, args.compile)
-        for p in args.presets.split(",") if p.strip()
+        time_steps(p.strip(), args.batch, args.iters, args.warmup, args.channels_last, args.compile, amp)
+        for p in args.presets.split(",") if p.strip() for amp in args.amp.split(",")
     ]
     report("train_step", rows, title=f"train step, batch {args.batch}, {args.threads} threads",
            extra={"settings": vars(args)})

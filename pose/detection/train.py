@@ -25,7 +25,7 @@ from pose.detection.predict import checkpoint_config, forward, input_size_of, lo
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
 from pose.engine.loader import make_loader
-from pose.engine.trainer import Task, fit, optim_settings, resolve_device, seed_everything
+from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
 from pose.errors import ConfigError
 from pose.fileio import write_json
 
@@ -83,6 +83,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     if not category_ids:
         raise ConfigError("the training split has no categories", file=params.dataset, entry=f"{params.train_split}.categories")
     size = params.resolved_input_size()
+    workers = resolve_workers(t.workers, dev)
     torch.manual_seed(seed)
     model = build_detector(params.preset, len(category_ids), size)
     label_of = {c: i + 1 for i, c in enumerate(category_ids)}
@@ -94,12 +95,12 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     iters = max(1, per_rank // t.batch_size if drop_last else -(-per_rank // t.batch_size))
 
     def loaders(epoch: int) -> DataLoader:
-        return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=seed, epoch=epoch, drop_last=drop_last, collate_fn=collate)
+        return make_loader(train_set, batch_size=t.batch_size, workers=workers, shuffle=True, seed=seed, epoch=epoch, drop_last=drop_last, collate_fn=collate)
 
     def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
         if not dist.is_main():
             return {}
-        metrics = evaluate_detector(m, val_data, category_ids, batch_size=params.test.batch_size, workers=t.workers,
+        metrics = evaluate_detector(m, val_data, category_ids, batch_size=params.test.batch_size, workers=workers,
                                     out_dir=Path(work_dir) / "val")
         return {k: float(metrics[k]) for k in VAL_KEYS if metrics[k] is not None}
 
@@ -109,7 +110,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     if dist.is_main():
         record_params(work_dir, params)
     t0 = time.perf_counter()
-    summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=seed, workers=t.workers, resume=resume,
+    summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=seed, workers=workers, resume=resume,
                   load_from=load_from, validate=validate, callbacks=callbacks, console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["train_images"] = len(train_set)
@@ -140,8 +141,9 @@ def train_from_config(config: str | Path, work_dir: str | Path, *, resume: str |
 def score_from_config(config: str | Path, checkpoint: str | Path, *, out: str | Path | None = None, device: str = "auto") -> dict[str, Any]:
     """``pose test-det CONFIG CHECKPOINT [--out METRICS.json]``: the dataset/split come from CONFIG; results JSON beside ``out``."""
     params = load_params(config, DetectorParams)
+    workers = resolve_workers(params.train.workers, resolve_device(device))
     metrics = score_detector(checkpoint, dataset=params.dataset, split=params.val_split, device=device,
-                            batch_size=params.test.batch_size, workers=params.train.workers, out_dir=Path(out).parent if out else None)
+                            batch_size=params.test.batch_size, workers=workers, out_dir=Path(out).parent if out else None)
     if out is not None:
         write_json(out, metrics, indent=2)
     return metrics

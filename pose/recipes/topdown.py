@@ -25,7 +25,7 @@ from pose.data.transforms import AugConfig, input_to_image
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.engine.loader import make_loader
-from pose.engine.trainer import Task, fit, optim_settings, resolve_device, seed_everything
+from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
 from pose.models import TopdownPoseEstimator, build_model
@@ -120,13 +120,14 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         train_data, meta = load_dataset(params.dataset, split=params.train_split, meta=params.meta)
         val_data, _ = load_dataset(params.dataset, split=params.val_split, meta=params.meta)
         torch.manual_seed(t.seed)
+        workers = resolve_workers(t.workers, dev)
         model = build_pose_model(params, meta)
         train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug(params.aug))
         if len(train_set) == 0:
             raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
 
         def loaders(epoch: int) -> DataLoader:
-            return make_loader(train_set, batch_size=t.batch_size, workers=t.workers, shuffle=True, seed=t.seed, epoch=epoch,
+            return make_loader(train_set, batch_size=t.batch_size, workers=workers, shuffle=True, seed=t.seed, epoch=epoch,
                                drop_last=len(train_set) >= t.batch_size)
 
         def loss(m: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -135,7 +136,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         def evaluate_val(m: torch.nn.Module) -> dict[str, float]:
             if not dist.is_main():
                 return {}
-            metrics = evaluate(m, val_data, meta, batch_size=params.test.batch_size, workers=t.workers,
+            metrics = evaluate(m, val_data, meta, batch_size=params.test.batch_size, workers=workers,
                                out_dir=Path(work_dir) / "val")
             return {k: float(v) for k, v in metrics.items() if k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
                     and v is not None}
@@ -146,7 +147,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         is_main = dist.is_main()
         if is_main:
             record_params(work_dir, params)
-        summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=t.workers,
+        summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=workers,
                       resume=resume, load_from=load_from, validate=validate, callbacks=callbacks, console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["is_main"] = is_main

@@ -148,3 +148,41 @@ def test_ema_warms_up_then_uses_decay() -> None:
     e = [torch.zeros(1)]
     upd(e, p, torch.tensor(10_000))
     assert e[0].item() == pytest.approx(0.01)
+
+
+def test_auto_workers_leave_the_compute_threads_their_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pose.engine import trainer
+
+    cpu = torch.device("cpu")
+    assert trainer.resolve_workers(3, cpu) == 3
+    monkeypatch.setattr(trainer, "cpu_count", lambda: 2)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert trainer.resolve_workers("auto", cpu) == 0  # 2 cores, 2 torch threads: data loads in-process
+    monkeypatch.setattr(trainer, "cpu_count", lambda: 16)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    assert trainer.resolve_workers("auto", cpu) == 8  # capped
+    assert trainer.resolve_workers("auto", torch.device("cuda")) == 8
+    monkeypatch.setattr(trainer, "cpu_count", lambda: 1)
+    assert trainer.resolve_workers("auto", torch.device("cuda")) == 0
+
+
+def test_auto_amp_is_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pose.engine import trainer
+
+    cpu = torch.device("cpu")
+    assert trainer.resolve_amp("none", cpu) == "none" and trainer.resolve_amp("bf16", cpu) == "bf16"
+    native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert trainer.resolve_amp("auto", cpu) == ("bf16" if native else "none")
+
+
+def test_auto_amp_is_recorded_resolved(tmp_path: Path) -> None:
+    rec = []
+
+    class Info:
+        def on_train_start(self, info):
+            rec.append(info)
+
+    fit(make_task(), OptimSettings(epochs=1, lr=0.01, amp="auto"), work_dir=tmp_path, device=torch.device("cpu"),
+        workers="auto", callbacks=[Info()], show_progress=False)
+    assert rec[0]["amp"] in ("bf16", "none")
+    assert isinstance(rec[0]["workers"], int)
