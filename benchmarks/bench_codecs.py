@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
-from collections.abc import Callable
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pose.codecs import MSRAHeatmap, RegressionLabel, SimCCLabel, UDPHeatmap
-from pose.fileio import write_json
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import timeit  # noqa: E402
+
+from pose.codecs import MSRAHeatmap, RegressionLabel, SimCCLabel, UDPHeatmap  # noqa: E402
+from pose.fileio import write_json  # noqa: E402
 
 K = 17
 INPUT = (192, 256)
@@ -39,18 +40,6 @@ CODECS = {
     "simcc": SimCCLabel(INPUT),
     "regression": RegressionLabel(INPUT),
 }
-
-
-def timeit(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(best, median) seconds per call after two warm-up calls; best resists a busy machine."""
-    fn()
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), statistics.median(times)
 
 
 def predictions(encoded: dict[str, np.ndarray], seed: int) -> object:

@@ -11,9 +11,7 @@ Weights are untrained (timings do not depend on them); the image is a 640x480 sy
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -21,7 +19,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import report  # noqa: E402
+from common import report, timeit  # noqa: E402
 
 from pose.data.meta import load_meta  # noqa: E402
 from pose.data.synth import image_rng, render_scene  # noqa: E402
@@ -30,17 +28,6 @@ from pose.models import build_model  # noqa: E402
 
 #: MMPose 1.3.2, RTMPose-t 256x192, one box end to end, ms (no flip, flip).
 MMPOSE_MS = {"rtmpose-t": (9.9, 18.1)}
-
-
-def timed(fn, repeats: int, warmup: int = 3) -> float:  # noqa: ANN001
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -65,8 +52,8 @@ def main() -> None:
         ref = MMPOSE_MS.get(preset)
         for flip in (False, True):
             net.flip_test = flip
-            ms = 1000 * timed(lambda: inference_topdown(model, image, one), args.repeats)
-            batch_s = timed(lambda: inference_topdown(model, image, many, batch_size=args.batch), max(3, args.repeats // 5))
+            ms = 1000 * timeit(lambda: inference_topdown(model, image, one), args.repeats, warmup=3)[1]
+            batch_s = timeit(lambda: inference_topdown(model, image, many, batch_size=args.batch), max(3, args.repeats // 5))[1]
             mm = ref[int(flip)] if ref else None
             rows.append({"preset": preset, "input": "x".join(map(str, net.input_size)), "flip": flip,
                          "ms_one_box": ms, "mmpose_ms": mm, "vs_mmpose": mm / ms if mm else None,

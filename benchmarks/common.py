@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,18 @@ from rich.table import Table
 from pose.fileio import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timeit(fn: Callable[[], object], repeats: int, warmup: int = 2) -> tuple[float, float]:
+    """(best, median) seconds per call after ``warmup`` calls; best resists a busy machine."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
 
 
 def machine() -> dict[str, Any]:
