@@ -19,6 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
+from pose.engine.trainer import OptimSettings, build_optimizer  # noqa: E402
 from pose.models import build_model  # noqa: E402
 
 #: MMPose 1.x, same machine class: batch 32, 256x192, 2 threads, fwd + bwd + step.
@@ -41,7 +42,7 @@ def time_steps(preset: str, batch: int, iters: int, warmup: int, channels_last: 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     step_model = torch.compile(model) if compile_ else model
-    opt = torch.optim.AdamW(model.parameters(), lr=4e-3, weight_decay=0.05, foreach=True)
+    opt = build_optimizer(model, OptimSettings(epochs=1, lr=4e-3, weight_decay=0.05))  # what `pose train` steps
     images, targets = random_batch(model, batch)
     times = []
     for i in range(warmup + iters):

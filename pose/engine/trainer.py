@@ -118,7 +118,7 @@ def cpu_count() -> int:
 
 def resolve_workers(workers: int | str, device: torch.device) -> int:
     """``auto``: on CPU the cores torch's threads leave free, so loader processes never compete
-    with the compute threads (on 2 cores a single worker made epochs 30 % slower than none:
+    with the compute threads (on 2 cores a single worker made epochs 11-26 % slower than none:
     ``benchmarks/bench_epoch.py``); on CUDA up to 8, one core kept for the main process."""
     if workers != "auto":
         return int(workers)
@@ -130,7 +130,8 @@ def resolve_workers(workers: int | str, device: torch.device) -> int:
 
 def resolve_amp(amp: str, device: torch.device) -> str:
     """``auto``: bf16 where the hardware computes it natively (CUDA sm80+, CPUs with AVX512-BF16
-    or AMX, where it trains 1.7x faster than fp32), else none; other modes pass through."""
+    or AMX, where the train step runs 1.3-2.5x faster than fp32: ``benchmarks/bench_train_step.py``),
+    else none; other modes pass through."""
     if amp != "auto":
         return amp
     if device.type == "cuda":
@@ -184,7 +185,7 @@ def build_optimizer(model: torch.nn.Module, s: OptimSettings) -> torch.optim.Opt
         if p.requires_grad:
             (no_decay if p.ndim <= 1 else decay).append(p)
     groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # fused: one kernel per group (torch defaults to a loop over tensors on CPU; 2x cheaper steps there)
+    # fused: one kernel per group (torch defaults to a loop over tensors on CPU; steps 1.8x cheaper there)
     if s.optimizer == "adamw":
         return torch.optim.AdamW(groups, lr=s.lr, fused=True)
     if s.optimizer == "adam":
