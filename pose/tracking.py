@@ -230,10 +230,11 @@ class StageRun:
 
         for f in sorted((self.root / "params").glob("*.yaml")):
             self.log_artifact(f, "pipeline/params")
-        with tempfile.TemporaryDirectory() as tmp:
-            for name, stored in (("dvc.yaml", "dvc-pipeline.yaml"), ("dvc.lock", "dvc.lock")):
-                if (self.root / name).is_file():
-                    self.log_artifact(shutil.copyfile(self.root / name, Path(tmp) / stored), "pipeline")
+        if (self.root / "dvc.lock").is_file():
+            self.log_artifact(self.root / "dvc.lock", "pipeline")
+        if (self.root / "dvc.yaml").is_file():
+            with tempfile.TemporaryDirectory() as tmp:
+                self.log_artifact(shutil.copyfile(self.root / "dvc.yaml", Path(tmp) / "dvc-pipeline.yaml"), "pipeline")
 
 
 def _open_run(name: str, *, root: str | Path | None, experiment: str, parent: str | None,

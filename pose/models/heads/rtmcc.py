@@ -85,10 +85,14 @@ class RTMCCHead(nn.Module):
         self.gau = RTMCCBlock(hidden_dims, s, expansion_factor, dropout_rate)
         self.cls_x = nn.Linear(hidden_dims, int(input_size[0] * split_ratio), bias=False)
         self.cls_y = nn.Linear(hidden_dims, int(input_size[1] * split_ratio), bias=False)
+        # MMPose's head init_cfg, which mmengine applies after construction: every Linear,
+        # the GAU's included, ~N(0, 0.01). Left at the block's xavier init, rtmpose-t cannot
+        # even memorise 32 crops from scratch (median error 42 px against 0.35 px after 120 steps).
         nn.init.normal_(self.final_layer.weight, std=0.001)
         nn.init.zeros_(self.final_layer.bias)
-        for m in (self.mlp[1], self.cls_x, self.cls_y):
-            nn.init.normal_(m.weight, std=0.01)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         tokens = self.gau(self.mlp(self.final_layer(x).flatten(2)))
