@@ -3,6 +3,7 @@ the preset's real targets, compared with MMPose's numbers on the same task (batc
 256x192, 2 threads).
 
 Run: .venv/bin/python benchmarks/bench_train_step.py [--presets rtmpose-t,rtmpose-s] [--batch 32]
+     [--channels-last | --layouts nchw,cl] [--amp none,bf16] [--interleave]
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,40 +38,69 @@ def random_batch(model, batch: int, num_keypoints: int = 17, seed: int = 0) -> t
     return images, {k: torch.from_numpy(v) for k, v in targets.items()}
 
 
-def time_steps(preset: str, batch: int, iters: int, warmup: int, channels_last: bool, compile_: bool, amp: str = "none") -> dict:
+@dataclass
+class Stepper:
+    """One configuration's model, optimiser and batch, and a method that runs one timed step."""
+
+    preset: str
+    batch: int
+    amp: str
+    channels_last: bool
+    compiled: bool
+    step_model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    images: torch.Tensor
+    targets: dict[str, torch.Tensor]
+    times: list[float] = field(default_factory=list)
+    loss: float = float("nan")
+
+    def step(self, timed: bool = True) -> None:
+        t0 = time.perf_counter()
+        self.opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.amp == "bf16"):
+            loss = self.step_model(self.images, self.targets, mode="loss")["loss"]
+        loss.backward()
+        self.opt.step()
+        if timed:
+            self.times.append(time.perf_counter() - t0)
+            self.loss = float(loss.detach())
+
+    def row(self) -> dict:
+        ref = MMPOSE_IMG_S.get(self.preset)
+        img_s = self.batch * len(self.times) / sum(self.times)
+        return {
+            "preset": self.preset, "batch": self.batch, "amp": self.amp, "channels_last": self.channels_last,
+            "compiled": self.compiled, "iters": len(self.times),
+            "ms_per_step_median": 1000 * statistics.median(self.times), "img_per_s": img_s,
+            "mmpose_img_per_s": ref, "vs_mmpose": img_s / ref if ref else None, "loss": self.loss,
+        }
+
+
+def make_stepper(preset: str, batch: int, channels_last: bool, compile_: bool, amp: str = "none") -> Stepper:
     torch.manual_seed(0)
     model = build_model(preset, 17).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if compile_ else model
     opt = build_optimizer(model, OptimSettings(epochs=1, lr=4e-3, weight_decay=0.05))  # what `pose train` steps
     images, targets = random_batch(model, batch)
-    times = []
-    for i in range(warmup + iters):
-        t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp == "bf16"):
-            loss = step_model(images, targets, mode="loss")["loss"]
-        loss.backward()
-        opt.step()
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    total = sum(times)
-    ref = MMPOSE_IMG_S.get(preset)
-    img_s = batch * len(times) / total
-    return {
-        "preset": preset,
-        "batch": batch,
-        "amp": amp,
-        "channels_last": channels_last,
-        "compiled": compile_,
-        "iters": len(times),
-        "ms_per_step_median": 1000 * statistics.median(times),
-        "img_per_s": img_s,
-        "mmpose_img_per_s": ref,
-        "vs_mmpose": img_s / ref if ref else None,
-        "loss": float(loss.detach()),
-    }
+    return Stepper(preset, batch, amp, channels_last, compile_, torch.compile(model) if compile_ else model, opt, images, targets)
+
+
+def time_steps(steppers: list[Stepper], iters: int, warmup: int, interleave: bool) -> list[dict]:
+    """Time each configuration one after the other, or (``interleave``) one step of each in
+    turn, so that a drift in machine speed (often +-20 % over minutes on shared cores) hits
+    all of them alike and their ratios hold."""
+    for s in steppers:
+        for _ in range(warmup):
+            s.step(timed=False)
+        if not interleave:
+            for _ in range(iters):
+                s.step()
+    if interleave:
+        for _ in range(iters):
+            for s in steppers:
+                s.step()
+    return [s.row() for s in steppers]
 
 
 def main() -> None:
@@ -80,14 +111,20 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--layouts", default=None, help="comma-separated memory layouts to time: nchw, cl (overrides --channels-last)")
+    ap.add_argument("--interleave", action="store_true", help="alternate steps across configurations (fair A/B on a drifting machine)")
     ap.add_argument("--compile", action="store_true", help="torch.compile the model first")
     ap.add_argument("--amp", default="none", help="comma-separated AMP modes to time: none, bf16 (CPU autocast)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = [
-        time_steps(p.strip(), args.batch, args.iters, args.warmup, args.channels_last, args.compile, amp)
-        for p in args.presets.split(",") if p.strip() for amp in args.amp.split(",")
+    layouts = args.layouts.split(",") if args.layouts else ["cl" if args.channels_last else "nchw"]
+    if not set(layouts) <= {"nchw", "cl"}:
+        ap.error(f"--layouts takes nchw and/or cl, got {args.layouts!r}")
+    steppers = [
+        make_stepper(p.strip(), args.batch, layout == "cl", args.compile, amp)
+        for p in args.presets.split(",") if p.strip() for amp in args.amp.split(",") for layout in layouts
     ]
+    rows = time_steps(steppers, args.iters, args.warmup, args.interleave)
     report("train_step", rows, title=f"train step, batch {args.batch}, {args.threads} threads",
            extra={"settings": vars(args)})
 
