@@ -168,6 +168,33 @@ def _feature(point: np.ndarray, normal: np.ndarray, radius: float, colour: Colou
 
 
 # ------------------------------------------------------------------------ people (COCO order)
+def _human_head(rng: np.random.Generator, parts: list[Part], kp: np.ndarray, nrm: np.ndarray, rot: np.ndarray,
+                sizes: tuple[float, float, float, float], colours: tuple) -> None:
+    """Neck, head, hair, ears, eyes, nose and mouth of ``human``; fills keypoints 0-4 of ``kp``/``nrm``."""
+    torso, neck, r_head, girth = sizes
+    skin, hair = colours
+    head_rot = rot @ _rot_up(_deg(rng, -40, 40)) @ _rot_lateral(_deg(rng, -20, 25))
+    radii = np.array([0.9, 1.15, 0.82]) * r_head
+    centre = rot @ np.array([0.0, torso + neck, 0.0]) + head_rot @ np.array([0.0, 0.8 * radii[1], 0.0])
+    parts.append(Part(np.stack([rot @ np.array([0.0, torso - 0.03, 0.0]), centre]), np.full(2, 0.03 * girth), skin, bias=-0.02))
+    face_dirs = np.array([[1.0, -0.2, 0.0], [0.8, 0.2, 0.42], [0.8, 0.2, -0.42], [-0.1, 0.0, 1.0], [-0.1, 0.0, -1.0]])
+    kp[:5], nrm[:5] = _ellipsoid(centre, head_rot, radii, face_dirs)
+    kp[0] = centre + 1.08 * (kp[0] - centre)
+    head_pts, head_nrm = _ellipsoid(centre, head_rot, radii, SPHERE)
+    parts.append(Part(head_pts, np.zeros(64), skin, (0, 1, 2, 3, 4), anchor=centre))
+    cap = (SPHERE[:, 1] > 0.3) | (SPHERE[:, 0] < -0.3)
+    hair_pts, hair_nrm = _ellipsoid(centre, head_rot, radii * 1.04, SPHERE[cap])
+    parts.append(Part(hair_pts, np.zeros(len(hair_pts)), hair, (0, 1, 2, 3, 4), bias=1e-4, anchor=centre, normals=hair_nrm))
+    for ear in (3, 4):
+        parts.append(Part(kp[ear][None], np.array([0.22 * r_head]), _shade(skin, 0.9), (ear,)))
+    for eye in (1, 2):
+        parts.append(_feature(kp[eye], nrm[eye], 0.2 * r_head, (235, 235, 235), centre, 2e-4))
+        parts.append(_feature(kp[eye], nrm[eye], 0.11 * r_head, (40, 30, 20), centre, 3e-4))
+    parts.append(_feature(kp[0], nrm[0], 0.16 * r_head, _shade(skin, 0.78), centre, 2e-4))
+    mouth, mouth_n = _ellipsoid(centre, head_rot, radii, np.array([[0.85, -0.6, 0.0]]))
+    parts.append(_feature(mouth[0], mouth_n[0], 0.12 * r_head, (60, 50, 150), centre, 2e-4))
+
+
 def human(rng: np.random.Generator) -> Body:
     """A person in COCO keypoint order: standing, walking, crouching or sitting; arms anywhere."""
 
@@ -217,26 +244,7 @@ def human(rng: np.random.Generator) -> Body:
         _limb(parts, kp[e], kp[w], 0.034 * girth, 0.027 * girth, sleeves, (e, w), side)
         _limb(parts, kp[w], kp[w] + 0.06 * (rot @ fore), 0.03, 0.026, skin, (w,), side, stripe=False)
 
-    head_rot = rot @ _rot_up(_deg(rng, -40, 40)) @ _rot_lateral(_deg(rng, -20, 25))
-    radii = np.array([0.9, 1.15, 0.82]) * r_head
-    centre = rot @ np.array([0.0, torso + neck, 0.0]) + head_rot @ np.array([0.0, 0.8 * radii[1], 0.0])
-    parts.append(Part(np.stack([rot @ np.array([0.0, torso - 0.03, 0.0]), centre]), np.full(2, 0.03 * girth), skin, bias=-0.02))
-    face_dirs = np.array([[1.0, -0.2, 0.0], [0.8, 0.2, 0.42], [0.8, 0.2, -0.42], [-0.1, 0.0, 1.0], [-0.1, 0.0, -1.0]])
-    kp[:5], nrm[:5] = _ellipsoid(centre, head_rot, radii, face_dirs)
-    kp[0] = centre + 1.08 * (kp[0] - centre)
-    head_pts, head_nrm = _ellipsoid(centre, head_rot, radii, SPHERE)
-    parts.append(Part(head_pts, np.zeros(64), skin, (0, 1, 2, 3, 4), anchor=centre))
-    cap = (SPHERE[:, 1] > 0.3) | (SPHERE[:, 0] < -0.3)
-    hair_pts, hair_nrm = _ellipsoid(centre, head_rot, radii * 1.04, SPHERE[cap])
-    parts.append(Part(hair_pts, np.zeros(len(hair_pts)), hair, (0, 1, 2, 3, 4), bias=1e-4, anchor=centre, normals=hair_nrm))
-    for ear in (3, 4):
-        parts.append(Part(kp[ear][None], np.array([0.22 * r_head]), _shade(skin, 0.9), (ear,)))
-    for eye in (1, 2):
-        parts.append(_feature(kp[eye], nrm[eye], 0.2 * r_head, (235, 235, 235), centre, 2e-4))
-        parts.append(_feature(kp[eye], nrm[eye], 0.11 * r_head, (40, 30, 20), centre, 3e-4))
-    parts.append(_feature(kp[0], nrm[0], 0.16 * r_head, _shade(skin, 0.78), centre, 2e-4))
-    mouth, mouth_n = _ellipsoid(centre, head_rot, radii, np.array([[0.85, -0.6, 0.0]]))
-    parts.append(_feature(mouth[0], mouth_n[0], 0.12 * r_head, (60, 50, 150), centre, 2e-4))
+    _human_head(rng, parts, kp, nrm, rot, (torso, neck, r_head, girth), (skin, hair))
     return Body(kp, nrm, parts)
 
 
