@@ -157,4 +157,5 @@ def build_model(preset: str, num_keypoints: int, input_size: tuple[int, int] | N
         head = RegressionHead(c, num_keypoints, **spec.head_kwargs)
     codec = build_codec(spec.codec, input_size=(w, h), **codec_kwargs)
     loss = build_loss(spec.loss, **spec.loss_kwargs)
-    return TopdownPoseEstimator(backbone, head, codec, loss, **options)
+    norm = {k: getattr(backbone, k) for k in ("mean", "std") if hasattr(backbone, k)}  # what its weights expect
+    return TopdownPoseEstimator(backbone, head, codec, loss, **norm, **options)
