@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pose.errors import PoseError
+from pose.pipeline.options import Track
 
 err_console = Console(stderr=True, highlight=False)
 console = Console(highlight=False)
@@ -39,7 +40,6 @@ Overrides = Annotated[list[str], typer.Option("--set", help="Override a param: -
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda[:N]; cuda without a GPU is an error.")]
 Launcher = Annotated[str, typer.Option(help="none or torchrun (DDP; run under torchrun).")]
 AutoscaleLr = Annotated[bool, typer.Option("--autoscale-lr", help="Scale lr by total batch / train.base_batch_size.")]
-Track = Annotated[bool, typer.Option("--track/--no-track", envvar="POSE_TRACK", help="Log to MLflow (a child run inside the pipeline).")]
 
 data_app = typer.Typer(help="Datasets: generate, convert, validate, inspect.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -227,14 +227,14 @@ def train(
 ) -> None:
     """Train a top-down pose model."""
     from pose.config import PoseParams, load_run_params
-    from pose.pipeline.track import tracked
     from pose.recipes.topdown import train_pose
+    from pose.tracking import callbacks, tracked
 
     params = load_run_params(config, PoseParams, list(set_), seed=seed, deterministic=deterministic, autoscale_lr=autoscale_lr)
 
-    with _blame(config), tracked("train_pose", track) as callbacks:
+    with _blame(config), tracked("train_pose", track) as run:
         summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
-                             validate=not no_validate, launcher=launcher, callbacks=callbacks, console=err_console)
+                             validate=not no_validate, launcher=launcher, callbacks=callbacks(run), console=err_console)
     best = summary.get("best")
     if not summary["is_main"]:
         return
@@ -272,11 +272,11 @@ def train_det(
 ) -> None:
     """Train a person/animal detector (torchvision, from scratch) on the dataset's boxes."""
     from pose.detection.train import train_from_config
-    from pose.pipeline.track import tracked
+    from pose.tracking import callbacks, tracked
 
-    with _blame(config), tracked("train_detector", track) as callbacks:
+    with _blame(config), tracked("train_detector", track) as run:
         summary = train_from_config(config, work_dir, resume=resume, load_from=str(load_from) if load_from else None, validate=not no_validate,
-                                    seed=seed, deterministic=deterministic, overrides=list(set_), device=device, callbacks=callbacks,
+                                    seed=seed, deterministic=deterministic, overrides=list(set_), device=device, callbacks=callbacks(run),
                                     console=err_console, launcher=launcher, autoscale_lr=autoscale_lr)
     best = summary.get("best")
     if not summary["is_main"]:

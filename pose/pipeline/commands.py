@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from rich.console import Console
 
+from pose.pipeline.options import Track
+
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
@@ -20,7 +22,6 @@ if TYPE_CHECKING:
     from pose.config import DataParams
 
 pipeline_app = typer.Typer(help="The DVC pipeline: bootstrap data, stage commands, run, params overrides.", no_args_is_help=True)
-TRACK = typer.Option(False, "--track/--no-track", envvar="POSE_TRACK", help="Log a child MLflow run for this stage.")
 
 
 def _data_params(path: Path) -> DataParams:
@@ -41,18 +42,18 @@ def data(params: Path = typer.Option(Path("params/data.yaml"), help="Data params
 def prepare(
     params: Path = typer.Option(Path("params/data.yaml"), help="Data params."),
     out: Path = typer.Option(Path("build/dataset"), help="Canonical dataset folder to write."),
-    track: bool = TRACK,
+    track: Track = False,
 ) -> None:
     """Stage `prepare`: data/ -> the canonical dataset (converted; val split by image when missing)."""
     from pose.pipeline.prepare import prepare as run
-    from pose.pipeline.track import tracked
+    from pose.tracking import tracked
 
     p = _data_params(params)
-    with tracked("prepare", track) as cbs:
+    with tracked("prepare", track) as tracking_run:
         summary = run(Path.cwd(), p, out)
-        for cb in cbs:
-            cb.run.log_params(p.model_dump(mode="json"))
-            cb.run.log_metrics({f"{s}_{k}": v for s, c in summary["splits"].items() for k, v in c.items()})
+        if tracking_run:
+            tracking_run.log_params(p.model_dump(mode="json"))
+            tracking_run.log_metrics({f"{s}_{k}": v for s, c in summary["splits"].items() for k, v in c.items()})
     console.print(json.dumps(summary))
 
 
@@ -61,17 +62,17 @@ def validate(
     dataset: Path = typer.Option(Path("build/dataset"), help="Dataset folder."),
     out: Path = typer.Option(Path("build/validation"), help="Report folder: <split>.json, flip checks, summary.json."),
     decode: bool = typer.Option(False, "--decode", help="Decode every image fully."),
-    track: bool = TRACK,
+    track: Track = False,
 ) -> None:
     """Stage `validate`: report every split; exit 1 (failing the pipeline) on any error."""
-    from pose.pipeline.track import tracked
+    from pose.tracking import tracked
     from pose.pipeline.validate import validate_dataset
 
-    with tracked("validate", track) as cbs:
+    with tracked("validate", track) as tracking_run:
         summary, reports = validate_dataset(dataset, out, decode=decode)
-        for cb in cbs:
-            cb.run.log_metrics({"errors": summary["errors"], "warnings": summary["warnings"]})
-            cb.run.log_artifact(out / "summary.json")
+        if tracking_run:
+            tracking_run.log_metrics({"errors": summary["errors"], "warnings": summary["warnings"]})
+            tracking_run.log_artifact(out / "summary.json")
     for r in reports:
         r.print(console)
     if summary["errors"]:
@@ -87,25 +88,25 @@ def evaluate(
     params: Path = typer.Option(Path("params/eval.yaml"), help="Eval params."),
     out: Path = typer.Option(Path("build/eval"), help="metrics.json, pck_curve.json, predictions/, plots/ go here."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    track: bool = TRACK,
+    track: Track = False,
 ) -> None:
     """Stage `evaluate`: pose AP/PCK on GT and detector boxes, detector mAP, plots."""
     from pose.config import load_params
     from pose.fileio import write_json
     from pose.pipeline.evaluate import evaluate_pipeline
     from pose.pipeline.params import EvalParams
-    from pose.pipeline.track import tracked
+    from pose.tracking import tracked
 
     p = load_params(params, EvalParams)
-    with tracked("evaluate", track) as cbs:
+    with tracked("evaluate", track) as tracking_run:
         result = evaluate_pipeline(pose_checkpoint, det_checkpoint, dataset, p, out_dir=out / "predictions", plots_dir=out / "plots", device=device)
         write_json(out / "pck_curve.json", result["curve"], indent=1)
         write_json(out / "metrics.json", result["metrics"], indent=2)
-        for cb in cbs:
-            cb.run.log_params(p.model_dump(mode="json"))
-            cb.run.log_metrics(result["metrics"])
+        if tracking_run:
+            tracking_run.log_params(p.model_dump(mode="json"))
+            tracking_run.log_metrics(result["metrics"])
             for png in sorted((out / "plots").glob("*.png")):
-                cb.run.log_artifact(png, "plots")
+                tracking_run.log_artifact(png, "plots")
     console.print(json.dumps(result["metrics"], indent=2))
 
 

@@ -33,6 +33,7 @@ from pose.fileio import write_bytes, write_text
 from pose.models import TopdownPoseEstimator
 from pose.publish.onnx import OnnxPoseModel, export_onnx, output_shapes, sha256_file
 from pose.recipes.topdown import build_pose_model, model_from_checkpoint
+from pose.tracking import flatten
 
 FORMAT = "posepipe.published"
 FORMAT_VERSION = 1
@@ -187,16 +188,6 @@ def _cell(v: Any) -> str:
     return text.replace("|", "\\|")
 
 
-def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any] | None = None) -> str:
     """The markdown model card: data, params, metrics, lineage, intended use, ONNX I/O."""
     dm = info["dataset_meta"]
@@ -218,7 +209,7 @@ def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any]
                 "keypoints": ", ".join(k["name"] for k in dm["keypoints"]), "OKS sigmas": "yes" if dm.get("sigmas") else "default"}),
         "\n## Metrics (val)\n", _table(info.get("metrics") or {}),
         "\n## Lineage\n", _table(info.get("lineage") or {}),
-        "\n## Params\n", _table(_flat({k: params[k] for k in ("model", "train", "test", "aug") if k in params})),
+        "\n## Params\n", _table(flatten({k: params[k] for k in ("model", "train", "test", "aug") if k in params})),
         "\n## Codec\n", _table(info.get("codec") or {}),
         "\n## ONNX\n", _table(io_rows),
     ]

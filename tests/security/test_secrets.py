@@ -54,7 +54,7 @@ def test_credentials_in_the_environment_never_reach_the_store(tmp_path: Path, mo
     with tracking.start_pipeline_run(root=root, tags={"pose.trigger": "test"}):
         with tracking.stage_run("train_pose", root=root, params={"remote": {"access_key_id": token, "region": "eu-west-1"}}) as run:
             fit(_task(token), OptimSettings(epochs=1, lr=0.01), work_dir=root / "work", device=torch.device("cpu"),
-                callbacks=[run.callback()], show_progress=False)
+                callbacks=tracking.callbacks(run), show_progress=False)
             (root / "env.txt").write_text("device cpu\n")
             run.log_artifact(root / "env.txt")
         with tracking.stage_run("publish", root=root) as pub:

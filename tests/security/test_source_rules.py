@@ -30,7 +30,7 @@ def _parsed() -> Iterator[tuple[str, ast.AST]]:
 
 def test_sources_found() -> None:
     names = {p.name for p in SOURCES}
-    assert {"run.py", "train_pose.py", "tracking.py", "checkpoint.py"} <= names
+    assert {"run.py", "train_pose.py", "lineage.py", "checkpoint.py"} <= names
 
 
 def test_subprocesses_take_argument_lists_never_a_shell() -> None:

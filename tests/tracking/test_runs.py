@@ -1,8 +1,7 @@
-"""MLflow tracking on a real sqlite store: URIs, names, nested runs, the engine callback, no secrets."""
+"""MLflow runs on a real sqlite store: nested runs, the engine callback, pipeline files, no secrets."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,46 +12,6 @@ from pose import tracking
 from pose.engine.trainer import OptimSettings, Task, fit
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzEXAMPLEKEY-d41d8cd98f"
-
-
-@pytest.fixture(autouse=True)
-def _no_outside_store(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("MLFLOW_TRACKING_URI", tracking.ROOT_ENV, tracking.PARENT_ENV):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An initialised store without experiments (creating the sqlite schema takes seconds): copied per test."""
-    root = tmp_path_factory.mktemp("template")
-    tracking.client(root).search_experiments()
-    return root / "mlruns"
-
-
-@pytest.fixture
-def root(template: Path, tmp_path: Path) -> Path:
-    shutil.copytree(template, tmp_path / "mlruns")
-    return tmp_path
-
-
-def test_uri_follows_root_env_and_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert tracking.tracking_uri(tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
-    monkeypatch.chdir(tmp_path / "mlruns")
-    assert tracking.tracking_uri() == f"sqlite:///{(tmp_path / 'mlruns').resolve()}/mlruns/mlflow.db"
-    monkeypatch.setenv(tracking.ROOT_ENV, str(tmp_path))
-    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
-    assert tracking.tracking_uri() == "http://127.0.0.1:5999"
-    assert tracking.tracking_uri(tmp_path).startswith("sqlite:///"), "an explicit root wins"
-
-
-def test_root_is_found_from_a_subfolder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
-    (tmp_path / "build" / "eval").mkdir(parents=True)
-    monkeypatch.chdir(tmp_path / "build" / "eval")
-    assert tracking.project_root() == tmp_path.resolve()
-    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve()}/mlruns/mlflow.db"
-    assert not (tmp_path / "build" / "eval" / "mlruns").exists()
 
 
 def test_pipeline_files_are_logged(root: Path) -> None:
@@ -68,29 +27,6 @@ def test_pipeline_files_are_logged(root: Path) -> None:
     assert not list(root.rglob("mlruns/**/dvc.yaml")), "no file DVC would take for a pipeline"
     local = tracking.local_artifacts(c.get_run(parent.run_id).info.artifact_uri)
     assert (local / "pipeline" / "params" / "pose.yaml").read_text() == "train:\n  lr: 0.001\n"
-
-
-def test_names_and_secret_keys() -> None:
-    assert tracking.metric_key("PCK@0.05") == "PCK_0.05" and tracking.metric_key("AP") == "AP"
-    for key in ("AWS_SECRET_ACCESS_KEY", "api_key", "apiKey", "db.password", "hf_token", "credentials"):
-        assert tracking.is_secret_key(key), key
-    for key in ("num_keypoints", "keypoint_weights", "model.preset", "train.lr", "monkey"):
-        assert not tracking.is_secret_key(key), key
-    flat = tracking.flatten_params({"train": {"lr": 0.01, "milestones": [3, 5]}, "aug": {}, "s3": {"secret_key": "x"}})
-    assert flat == {"train.lr": "0.01", "train.milestones": "[3, 5]", "aug": "{}"}
-
-
-def test_lineage_reads_dvc_lock_and_params(tmp_path: Path) -> None:
-    (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "pose.yaml").write_text("lr: 1\n")
-    (tmp_path / "dvc.lock").write_text(
-        "schema: '2.0'\nstages:\n  prepare:\n    cmd: pose data prepare\n    deps:\n    - path: data\n"
-        "      hash: md5\n      md5: 0123abcd.dir\n    outs:\n    - path: build/dataset\n      md5: ffff.dir\n")
-    tags = tracking.lineage_tags(tmp_path)
-    assert tags["pose.data_hash"] == "0123abcd.dir" and tags["pose.git_commit"] == "unknown"
-    before = tags["pose.params_hash"]
-    (tmp_path / "params" / "pose.yaml").write_text("lr: 2\n")
-    assert tracking.lineage_tags(tmp_path)["pose.params_hash"] != before
 
 
 def tiny_task() -> Task:
@@ -110,7 +46,7 @@ def test_nested_runs_callback_and_no_secrets(root: Path, monkeypatch: pytest.Mon
         assert tracking.PARENT_ENV in __import__("os").environ
         with tracking.stage_run("train_pose", root=root, params={"aws_secret_access_key": SECRET}) as run:
             fit(tiny_task(), OptimSettings(epochs=2, lr=0.01), work_dir=root / "work", device=torch.device("cpu"),
-                callbacks=[run.callback()], show_progress=False)
+                callbacks=tracking.callbacks(run), show_progress=False)
         with pytest.raises(RuntimeError), tracking.stage_run("evaluate", root=root) as failing:
             raise RuntimeError("boom")
     assert tracking.PARENT_ENV not in __import__("os").environ
