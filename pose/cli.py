@@ -438,10 +438,11 @@ def models(
         print(json.dumps(rows, indent=2))
         return
     t = Table(title="model presets")
-    for col in ("preset", "input (w, h)", "params (M)", "GFLOPs", "codec", "head"):
+    for col in ("preset", "input (w, h)", "params (M)", "GFLOPs", "codec", "head", "pretrained"):
         t.add_column(col, no_wrap=True)
     for r in rows:
-        t.add_row(r["preset"], str(tuple(r["input_size"])), f"{r['params'] / 1e6:.2f}", f"{r['gflops']:.2f}", str(r["codec"]), str(r["head"]))
+        t.add_row(r["preset"], str(tuple(r["input_size"])), f"{r['params'] / 1e6:.2f}", f"{r['gflops']:.2f}", str(r["codec"]), str(r["head"]),
+                  r["pretrained"] or "-")
     console.print(t)
 
 

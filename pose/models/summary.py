@@ -57,13 +57,15 @@ def count_macs(model: TopdownPoseEstimator, input_size: tuple[int, int] | None =
 
 
 def model_summary(preset: str, num_keypoints: int = 17, input_size: tuple[int, int] | None = None) -> dict[str, Any]:
-    """``{"preset", "input_size", "params", "gflops"}`` of a freshly built preset."""
-    from pose.models.presets import build_model
+    """``{"preset", "input_size", "params", "gflops", "pretrained"}`` of a freshly built preset
+    (``pretrained``: the backbone's default init, ``"imagenet"`` or ``None``; not loaded here)."""
+    from pose.models.presets import build_model, get_preset
 
-    model = build_model(preset, num_keypoints, input_size)
+    model = build_model(preset, num_keypoints, input_size, pretrained="none")
     return {
         "preset": preset,
         "input_size": list(model.input_size),
         "params": count_params(model),
         "gflops": count_macs(model) / 1e9,
+        "pretrained": get_preset(preset).pretrained,
     }

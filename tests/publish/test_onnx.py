@@ -94,3 +94,19 @@ def test_bad_files_are_checkpoint_errors(tmp_path: Path) -> None:
     onnx.save(plain, str(tmp_path / "plain.onnx"))
     with pytest.raises(CheckpointError, match="not a posepipe ONNX model"):
         OnnxPoseModel(tmp_path / "plain.onnx")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["rtmpose-lite0", "simplebaseline-lite0-s16"])
+def test_lite0_presets_export_with_parity(preset: str, tmp_path: Path) -> None:
+    """TF-SAME padding and ReLU6 export exactly. ImageNet backbone, He-scaled random head: a fully
+    He-random EfficientNet is no test, it is so ill-conditioned that PyTorch's own fp32 and fp64
+    outputs differ by 0.05 (depthwise 3x3 / 5x5 kernels at He scale amplify rounding)."""
+    torch.manual_seed(0)
+    model = build_model(preset, 17, input_size=(64, 64), flip_indices=FLIP).eval()
+    with torch.no_grad():
+        for p in model.head.parameters():
+            if p.ndim > 1:
+                p.normal_(0, (2.0 / p[0].numel()) ** 0.5)
+    report = export_onnx(model, tmp_path / "m.onnx", crops=crops(3))
+    assert report["parity"]["passed"] and report["parity"]["max_abs_diff"] < 1e-4
