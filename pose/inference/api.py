@@ -85,6 +85,7 @@ class FrameResult:
     keypoint_scores: np.ndarray  # (N, K) float32
     heatmaps: np.ndarray | None = None  # (N, K, h, w) float32
     heatmap_matrices: np.ndarray | None = None  # (N, 2, 3) image pixels -> heatmap pixels
+    track_ids: np.ndarray | None = None  # (N,) int64 identities across frames (``pose.inference.tracker``)
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -95,13 +96,18 @@ class FrameResult:
                                None if hm is None else hm[i], None if mats is None else mats[i]) for i in range(len(self))]
 
     def to_coco(self, image_id: int, category_id: int = 1) -> list[dict[str, Any]]:
-        """COCO keypoint results entries, as ``pose test`` writes them (score = mean keypoint score)."""
+        """COCO keypoint results entries, as ``pose test`` writes them (score = mean keypoint score);
+        ``track_id`` is added when the frame was tracked."""
         flat = np.concatenate([self.keypoints, self.keypoint_scores[..., None]], axis=2).reshape(len(self), 3 * self.keypoints.shape[1]).round(3)
         xywh = xyxy_to_xywh(self.boxes).round(3)
         means = self.keypoint_scores.mean(axis=1)
-        return [{"image_id": int(image_id), "category_id": int(category_id), "keypoints": flat[i].tolist(),
-                 "score": float(means[i]), "bbox": xywh[i].tolist(), "bbox_score": float(self.box_scores[i])}
-                for i in range(len(self))]
+        entries = [{"image_id": int(image_id), "category_id": int(category_id), "keypoints": flat[i].tolist(),
+                    "score": float(means[i]), "bbox": xywh[i].tolist(), "bbox_score": float(self.box_scores[i])}
+                   for i in range(len(self))]
+        if self.track_ids is not None:
+            for entry, tid in zip(entries, self.track_ids):
+                entry["track_id"] = int(tid)
+        return entries
 
 
 def merge(instances: Sequence[InstanceResult], image_size: tuple[int, int], num_keypoints: int | None = None) -> FrameResult:
