@@ -2,7 +2,8 @@
 
 Sources: an image file, a folder of images (sorted by name), a video file or a webcam index.
 Sinks: an image file, a folder of images, or a video file that keeps the source's fps and frame
-size. Every sink writes to a temp path beside its target and renames it when the stream ends,
+size: H.264 (yuv420p, faststart) through the ffmpeg that the imageio-ffmpeg wheel ships for
+.mp4/.m4v/.mov/.mkv, so browsers play it; Motion JPEG through OpenCV for .avi. Every sink writes to a temp path beside its target and renames it when the stream ends,
 so an interrupted or failed run leaves no truncated output (and no temp file).
 """
 
@@ -30,7 +31,12 @@ from pose.errors import ConfigError, DataError
 from pose.fileio import write_bytes
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-VIDEO_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
+#: Video suffixes written as H.264 by ffmpeg; ``.avi`` is Motion JPEG by OpenCV.
+H264_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv")
+VIDEO_FOURCC = {".avi": "MJPG"}
+VIDEO_SUFFIXES = (*H264_SUFFIXES, *VIDEO_FOURCC)
+#: x264 settings: near-transparent quality, fast enough not to slow inference; even sizes for yuv420p.
+H264_PARAMS = ["-preset", "veryfast", "-crf", "20", "-movflags", "+faststart", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
 #: Frame rate given to a video written from still images.
 STILLS_FPS = 25.0
 
@@ -153,7 +159,9 @@ def batches(source: FrameSource, size: int) -> Iterator[list[Frame]]:
 
 # ----------------------------------------------------------------------------- sinks
 class VideoSink:
-    """A video file with the source's fps; the first frame fixes the size, others must match."""
+    """A video file with the source's fps; the first frame fixes the size, others must match.
+    H.264 through ffmpeg for ``H264_SUFFIXES`` (odd sizes padded by one pixel: yuv420p needs even
+    ones), Motion JPEG through OpenCV for ``.avi``."""
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps = path, fps
@@ -164,28 +172,51 @@ class VideoSink:
         self.writer: Any = None
         self.size: tuple[int, int] | None = None
 
+    def _open(self, size: tuple[int, int]) -> Any:
+        if self.path.suffix.lower() in H264_SUFFIXES:
+            import imageio_ffmpeg
+
+            writer = imageio_ffmpeg.write_frames(str(self.tmp), size, fps=self.fps, codec="libx264", pix_fmt_in="bgr24",
+                                                 pix_fmt_out="yuv420p", macro_block_size=1, quality=None,
+                                                 output_params=H264_PARAMS, ffmpeg_log_level="error")
+            writer.send(None)
+            return writer
+        writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self.path.suffix.lower()]), self.fps, size)
+        if not writer.isOpened():
+            raise ConfigError(f"OpenCV cannot write '{self.path.suffix}' video here", file=self.path, entry="--out", hint="use .mp4")
+        return writer
+
     def write(self, frame: Frame, image: np.ndarray) -> None:
         size = (image.shape[1], image.shape[0])
         if self.writer is None:
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*VIDEO_FOURCC[self.path.suffix.lower()]), self.fps, size)
-            if not self.writer.isOpened():
-                raise ConfigError(f"OpenCV cannot write '{self.path.suffix}' video here", file=self.path, entry="--out", hint="use .mp4 or .avi")
-            self.size = size
+            self.writer, self.size = self._open(size), size
         elif size != self.size:
             raise DataError(f"frame is {size[0]}x{size[1]} but the output video is {self.size[0]}x{self.size[1]}", file=self.path,  # type: ignore[index]
                             entry=frame.name, hint="write images of different sizes to a folder")
-        self.writer.write(image)
+        if isinstance(self.writer, cv2.VideoWriter):
+            self.writer.write(image)
+        else:
+            try:
+                self.writer.send(np.ascontiguousarray(image))
+            except OSError as e:
+                raise DataError(f"ffmpeg stopped encoding ({str(e).splitlines()[0]})", file=self.path, entry="--out") from None
+
+    def _close(self) -> None:
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.release() if isinstance(writer, cv2.VideoWriter) else writer.close()
 
     def commit(self) -> None:
         if self.writer is None:
             raise DataError("no frames to write", file=self.path)
-        self.writer.release()
+        self._close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
-        self.tmp.unlink(missing_ok=True)
+        try:
+            self._close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
 
 
 class FolderSink:
@@ -245,7 +276,7 @@ def open_sink(out: str | Path, source: FrameSource) -> Sink:
     """A sink chosen by ``out``'s suffix: a video file, an image file, or else a folder."""
     path = Path(out)
     suffix = path.suffix.lower()
-    if suffix in VIDEO_FOURCC:
+    if suffix in VIDEO_SUFFIXES:
         return VideoSink(path, source.fps)
     if suffix in IMAGE_SUFFIXES:
         if source.count != 1:

@@ -72,6 +72,41 @@ def test_synthetic_video_keeps_fps_and_size(pose_ckpt: Path, tmp_path: Path, suf
     assert probe(out) == probe(src) == (12.0, 96, 64, 4)
 
 
+def video_stream_meta(path: Path) -> dict:
+    """The video stream as ffmpeg reports it (codec, pix_fmt, size, fps): an ffprobe stand-in."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    try:
+        return next(reader)
+    finally:
+        reader.close()
+
+
+def test_mp4_output_is_h264_that_browsers_play(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.avi", frames=5, size=(96, 64), fps=25.0)
+    out = tmp_path / "out" / "o.mp4"
+    stream(open_source(src), lambda batch: [f.image for f in batch], out=out, progress=False)
+    meta = video_stream_meta(out)
+    assert meta["codec"] == "h264" and meta["pix_fmt"].startswith("yuv420p")  # what browsers decode
+    assert meta["size"] == (96, 64) and meta["fps"] == pytest.approx(25.0)
+    data = out.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: plays while downloading
+    first_in, first_out = (next(iter(open_source(p))).image.astype(int) for p in (src, out))
+    assert np.abs(first_in - first_out).mean() < 4  # the same picture
+    assert probe(out)[3] == 5 and leftovers(out.parent) == []
+
+
+def test_odd_sized_frames_are_padded_to_even(tmp_path: Path) -> None:
+    src = tmp_path / "odd"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(src / name), np.full((63, 97, 3), 120, np.uint8))
+    stream(open_source(src), lambda batch: [f.image for f in batch], out=tmp_path / "o.mkv", progress=False)
+    meta = video_stream_meta(tmp_path / "o.mkv")
+    assert meta["codec"] == "h264" and meta["size"] == (98, 64)
+
+
 def test_interrupted_run_leaves_no_output(pose_ckpt: Path, tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mp4", frames=6)
     seen: list[int] = []
