@@ -1,0 +1,1 @@
+"""Model I/O: files that hold models (foreign checkpoints: ``foreign``)."""
