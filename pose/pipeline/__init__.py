@@ -1,3 +1,5 @@
-"""The pipeline's own stages and glue: data bootstrap, prepare, validate, evaluate (+ plots),
-publish, and running ``dvc`` (locked, with an MLflow parent run). ``dvc.yaml`` and the Prefect
-flow call these only through the ``pose pipeline ...`` commands."""
+"""The pipeline's own stages and glue, on top of the library: ``commands`` (``pose pipeline ...``,
+what ``dvc.yaml`` calls), the stage modules (``prepare``, ``validate``, ``evaluate``, ``plots``),
+``dvc`` (DVC from code, the project lock), ``run`` (``run_pipeline``: the one pipeline run that
+``pose pipeline run`` and the Prefect flow share), ``summary`` (its markdown), ``prefect_server``
+(the local server ``flows/train_pose.py serve`` starts) and ``options`` (the shared ``--track``)."""

@@ -121,7 +121,7 @@ def publish(
     from pose.config import load_params
     from pose.fileio import write_json
     from pose.pipeline.params import PublishParams
-    from pose.pipeline.run import PUBLISH_RESULT
+    from pose.pipeline.dvc import PUBLISH_RESULT
     from pose.publish.package import publish_command
 
     p = load_params(params, PublishParams)
@@ -147,12 +147,10 @@ def run(
     """Bootstrap data/, then `dvc repro` under the project lock and one MLflow parent run."""
     import time
 
-    from pose.pipeline.prepare import ensure_data
-    from pose.pipeline.run import run_pipeline
+    from pose.pipeline.run import Steps, run_pipeline
 
     t0 = time.perf_counter()
-    console.print(ensure_data(Path.cwd(), _data_params(Path("params/data.yaml"))))
-    summary = run_pipeline(Path.cwd(), stages=stages or (), force=force)
+    summary = run_pipeline(Path.cwd(), stages=stages or (), force=force, bootstrap=True, steps=Steps(echo=console.print))
     if summary["up_to_date"]:
         console.print(f"up to date (dvc status clean) in {time.perf_counter() - t0:.1f} s; nothing to run")
         return

@@ -1,5 +1,6 @@
-"""Options shared by the commands that run inside the pipeline (``pose train``, ``pose train-det``
-and the ``pose pipeline`` stage commands): declared once here, below the CLI."""
+"""The ``--track`` option of the commands that run inside the pipeline (``pose train``,
+``pose train-det``, the ``pose pipeline`` stage commands), declared once, below the CLI.
+Kept light (typer only): ``pose.cli`` imports it at start."""
 
 from __future__ import annotations
 

@@ -1,153 +1,129 @@
-"""Running the DVC pipeline from code: the venv's ``dvc`` with the venv first on ``PATH`` (so the
-``pose`` in ``dvc.yaml`` commands is this project's), one lock per project (two DVC commands at
-once fail with "is busy"), an MLflow parent run around ``dvc repro``, and the change checks a
-scheduled run uses to decide whether there is anything to retrain.
+"""One pipeline run, shared by ``pose pipeline run`` and the Prefect flow ``train-pose``: under the
+project lock, apply params overrides, make ``data/`` present, ask ``dvc status``; stop "up to date"
+when nothing changed, else reproduce inside one MLflow parent run (tagged with the trigger, whether
+the data changed and ``data.dvc``'s md5) and log the metrics and pipeline files to it.
+
+How each step runs is a ``Steps`` object: the CLI's runs them directly (one streamed ``dvc
+repro``); the flow's subclass runs each as a Prefect task (one task run per stage, retries on the
+training stages).
+
+``RunOptions`` is what the flow's callers may change (its parameter); ``load_schedule`` reads the
+deployment's ``params/schedule.yaml``. (No ``from __future__ import annotations``: Prefect builds
+the flow's parameter schema from ``RunOptions``, and deployment runs need it fully defined.)
 """
 
-from __future__ import annotations
-
-import contextlib
-import fcntl
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-import yaml
+from pydantic import BaseModel, Field
 
-from pose.errors import PoseError
-
-STAGES = ("prepare", "validate", "train_detector", "train_pose", "evaluate", "publish")
-LOCK = ".dvc/tmp/pose-pipeline.lock"
-METRICS = "build/eval/metrics.json"
-PUBLISH_RESULT = "build/publish/publish.json"
-
-
-class StageFailed(PoseError):
-    """A DVC command failed; the message carries the stage and the tail of its output (lines kept)."""
-
-    def __str__(self) -> str:
-        return self.message
+from pose import tracking
+from pose.config import DataParams, load_params
+from pose.pipeline.dvc import METRICS, PUBLISH_RESULT, StageFailed, data_md5, dvc, pipeline_lock, status
+from pose.pipeline.params import ScheduleParams, set_params
+from pose.pipeline.prepare import ensure_data
 
 
-def bin_dir() -> Path:
-    """The folder of this interpreter's console scripts (``.venv/bin``)."""
-    return Path(sys.executable).parent
+class RunOptions(BaseModel):
+    """What a flow run may change before reproducing (all optional)."""
+
+    data_source: Optional[str] = Field(None, description="params/data.yaml:source (synth, coco, dlc, ...)")
+    data_path: Optional[str] = Field(None, description="params/data.yaml:path, under data/")
+    pose_preset: Optional[str] = Field(None, description="params/pose.yaml:model.preset")
+    detector_preset: Optional[str] = Field(None, description="params/detector.yaml:preset")
+    set_params: list[str] = Field(default_factory=list, description="FILE:KEY=VALUE overrides, e.g. params/pose.yaml:train.epochs=5")
+    force: bool = Field(False, description="reproduce even when DVC reports nothing changed")
+    only_if_changed: bool = Field(True, description="stop with 'up to date' when nothing changed")
+
+    def assignments(self) -> list[str]:
+        """The options as ``FILE:KEY=VALUE`` params assignments (the named ones first)."""
+        named = {"params/data.yaml:source": self.data_source, "params/data.yaml:path": self.data_path,
+                 "params/pose.yaml:model.preset": self.pose_preset, "params/detector.yaml:preset": self.detector_preset}
+        return [f"{k}={v}" for k, v in named.items() if v is not None] + list(self.set_params)
 
 
-def pipeline_env(root: str | Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of DVC and its stages: venv first on PATH, project root, no telemetry."""
-    env = dict(os.environ)
-    env["PATH"] = f"{bin_dir()}{os.pathsep}{env.get('PATH', '')}"
-    env.update({"POSE_PROJECT_ROOT": str(Path(root).resolve()), "DVC_NO_ANALYTICS": "1", "DO_NOT_TRACK": "1"})
-    env.update(extra or {})
-    return env
+def load_schedule(root: str | Path) -> ScheduleParams:
+    """``ROOT/params/schedule.yaml``: cron, timezone, training retries, only-if-changed."""
+    return load_params(Path(root) / "params/schedule.yaml", ScheduleParams)
 
 
-def dvc(args: Sequence[str], root: str | Path, *, capture: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``dvc ARGS`` in ``root`` (a list of arguments, never a shell)."""
-    exe = bin_dir() / "dvc"
-    return subprocess.run([str(exe if exe.exists() else "dvc"), *args], cwd=root, env=env or pipeline_env(root),
-                          capture_output=capture, text=True, check=False)
+class Steps:
+    """The steps of a run, done directly (``echo`` prints the data bootstrap's line)."""
 
+    def __init__(self, echo: Callable[[str], Any] | None = None) -> None:
+        self.echo = echo
 
-def failure_text(stage: str, proc: subprocess.CompletedProcess[str], lines: int = 25) -> str:
-    """The failing stage's own error lines (DVC's ``ERROR:`` lines and the output tail)."""
-    out = "\n".join(x for x in ((proc.stdout or "") + "\n" + (proc.stderr or "")).splitlines() if x.strip())
-    tail = out.splitlines()[-lines:]
-    return f"stage '{stage}' failed (exit {proc.returncode}):\n" + "\n".join(tail)
+    def set_params(self, root: Path, assignments: Sequence[str]) -> list[str]:
+        """Write ``FILE:KEY=VALUE`` overrides into ``params/*.yaml``; the files changed, relative."""
+        return [str(p.relative_to(root)) for p in set_params(root, list(assignments))]
 
+    def ensure_data(self, root: Path) -> str:
+        """Make ``data/`` present (regenerate the embedded set or ``dvc pull``)."""
+        message = ensure_data(root, load_params(root / "params/data.yaml", DataParams))
+        if self.echo:
+            self.echo(message)
+        return message
 
-def repro_stage(stage: str, root: str | Path, *, force: bool = False) -> str:
-    """``dvc repro -s [-f] STAGE``; returns its output, raises ``StageFailed`` with the error text."""
-    proc = dvc(["repro", "-s", *(["-f"] if force else []), stage], root)
-    if proc.returncode != 0:
-        raise StageFailed(failure_text(stage, proc))
-    return proc.stdout
+    def status(self, root: Path) -> dict[str, Any]:
+        """``dvc status``: what changed."""
+        return status(root)
 
-
-def status(root: str | Path) -> dict[str, Any]:
-    """``dvc status --json``: stage / .dvc file -> what changed; empty when up to date."""
-    proc = dvc(["status", "--json"], root)
-    if proc.returncode != 0:
-        raise StageFailed(failure_text("status", proc))
-    text = proc.stdout.strip()
-    return json.loads(text[text.find("{"):]) if "{" in text else {}
-
-
-def data_md5(root: str | Path) -> str | None:
-    """The md5 ``data.dvc`` records for ``data/`` (DVC rewrites it when the data changed)."""
-    path = Path(root) / "data.dvc"
-    if not path.is_file():
-        return None
-    outs = (yaml.safe_load(path.read_text("utf-8")) or {}).get("outs") or []
-    return str(outs[0].get("md5")) if outs else None
-
-
-@contextlib.contextmanager
-def pipeline_lock(root: str | Path, timeout: float = 24 * 3600.0, poll: float = 2.0) -> Iterator[float]:
-    """Hold the project's pipeline lock (waiting up to ``timeout`` s); yields the seconds waited."""
-    path = Path(root) / LOCK
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.monotonic()
-    with open(path, "a+") as fh:
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() - t0 > timeout:
-                    raise StageFailed(f"another pipeline run holds {path} for more than {timeout:.0f} s") from None
-                time.sleep(poll)
-        try:
-            yield time.monotonic() - t0
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def dir_md5(path: str | Path) -> str:
-    """DVC's hash of a folder (the ``md5`` of ``data.dvc`` without ``.dir``), computed without DVC."""
-    import hashlib
-
-    root = Path(path)
-    entries = sorted(({"md5": hashlib.md5(p.read_bytes()).hexdigest(), "relpath": p.relative_to(root).as_posix()}
-                      for p in root.rglob("*") if p.is_file()), key=lambda e: e["relpath"])
-    return hashlib.md5(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+    def repro(self, root: Path, stages: Sequence[str], force: bool) -> dict[str, str]:
+        """``dvc repro [--force] [STAGES]``, its output streamed; no per-stage record ({})."""
+        proc = dvc(["repro", *(["--force"] if force else []), *stages], root, capture=False)
+        if proc.returncode != 0:
+            raise StageFailed(f"dvc repro failed (exit {proc.returncode}); see the stage output above")
+        return {}
 
 
 def read_json_if(path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path``; None when it is missing or unreadable."""
     try:
         return json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return None
 
 
-def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = False) -> dict[str, Any]:
-    """``dvc repro`` (output streamed) under the lock and one MLflow parent run; returns a summary."""
-    from pose import tracking
+def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = False, only_if_changed: bool = True,
+                 assignments: Sequence[str] = (), bootstrap: bool = False, steps: Steps | None = None,
+                 trigger: str = "cli", tags: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run the pipeline once (see the module note); ``bootstrap`` makes ``data/`` present first.
 
-    root = Path(root).resolve()
-    before = data_md5(root)
+    Returns ``status`` ("up to date" / "retrained"), ``up_to_date``, ``seconds``, ``waited_s`` (for
+    the lock), ``data_before`` / ``data_after`` / ``data_changed`` (``data.dvc`` md5), ``changes``
+    (dvc status), ``params_changed``, ``stages`` (stage -> ran / skipped, when the steps tell),
+    ``metrics`` and ``publish`` (the evaluate and publish results). A failing stage raises
+    ``StageFailed`` (the parent run ends FAILED, its metrics and files logged)."""
+    root, steps, t0 = Path(root).resolve(), steps or Steps(), time.perf_counter()
     with pipeline_lock(root) as waited:
-        t0 = time.perf_counter()
-        if not force and not stages and not status(root):
-            return {"seconds": round(time.perf_counter() - t0, 2), "waited_s": round(waited, 2), "up_to_date": True,
-                    "data_md5_before": before, "data_md5_after": before, "data_changed": False,
-                    "metrics": read_json_if(root / METRICS) or {}, "publish": read_json_if(root / PUBLISH_RESULT)}
-        with tracking.start_pipeline_run("pipeline", root=root, tags={"pose.trigger": "cli"}) as parent:
-            args = ["repro", *(["--force"] if force else []), *stages]
-            proc = dvc(args, root, capture=False, env=pipeline_env(root, {tracking.PARENT_ENV: parent.run_id}))
-            after = data_md5(root)
-            metrics = read_json_if(root / METRICS) or {}
-            parent.log_metrics(metrics)
-            parent.set_tags({"pose.data_changed": str(before != after).lower(), "pose.data_md5": after or "unknown"})
-            parent.log_pipeline_files()
-            if proc.returncode != 0:
-                raise StageFailed(f"dvc repro failed (exit {proc.returncode}); see the stage output above")
-    return {"seconds": round(time.perf_counter() - t0, 2), "waited_s": round(waited, 2), "up_to_date": False, "data_md5_before": before,
-            "data_md5_after": after, "data_changed": before != after, "metrics": metrics,
-            "publish": read_json_if(root / PUBLISH_RESULT)}
+        changed = steps.set_params(root, assignments) if assignments else []
+        if bootstrap:
+            steps.ensure_data(root)
+        before, pending = data_md5(root), steps.status(root)
+        head = {"waited_s": round(waited, 2), "data_before": before, "changes": pending, "params_changed": changed}
+        if not pending and only_if_changed and not force and not stages:
+            return _result(root, head, t0, after=before, ran=None)
+        with tracking.start_pipeline_run("pipeline", root=root, tags={"pose.trigger": trigger, **(tags or {})}) as parent:
+            try:
+                ran = steps.repro(root, stages, force)
+            finally:
+                after = _record(parent, root, before)
+    return _result(root, head, t0, after=after, ran=ran)
+
+
+def _record(parent: tracking.StageRun, root: Path, before: str | None) -> str | None:
+    """Log the run's metrics, data tags and pipeline files to the parent run; the md5 after."""
+    after = data_md5(root)
+    parent.log_metrics(read_json_if(root / METRICS) or {})
+    parent.set_tags({"pose.data_changed": str(before != after).lower(), "pose.data_md5": after or "unknown"})
+    parent.log_pipeline_files()
+    return after
+
+
+def _result(root: Path, head: dict[str, Any], t0: float, *, after: str | None, ran: dict[str, str] | None) -> dict[str, Any]:
+    return {"status": "up to date" if ran is None else "retrained", "up_to_date": ran is None,
+            "seconds": round(time.perf_counter() - t0, 2), **head, "data_after": after, "data_changed": head["data_before"] != after,
+            "stages": ran or {}, "metrics": read_json_if(root / METRICS) or {}, "publish": read_json_if(root / PUBLISH_RESULT)}

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from e2e.support import BIN, e2e_env, run
 
-from pose.pipeline.run import STAGES
+from pose.pipeline.dvc import STAGES
 
 pytestmark = pytest.mark.slow
 

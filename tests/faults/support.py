@@ -86,7 +86,7 @@ def make_dvc_repo(root: Path, stages: tuple[str, str] = ("make", "use")) -> Path
     """A git + DVC repo with two chained stages ``in.txt -> a.txt -> b.txt`` running ``stage.py``."""
     import yaml
 
-    from pose.pipeline import run as pipe
+    from pose.pipeline import dvc as pipe
 
     root.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)

@@ -13,7 +13,7 @@ import pytest
 from faults.support import BIN, child_env, finish, locked_stages, make_dvc_repo, set_plan, start, wait_for
 
 from pose import tracking
-from pose.pipeline import run as pipe
+from pose.pipeline import dvc as pipe
 
 pytestmark = pytest.mark.slow
 RUN = "import json, sys; from pose.pipeline.run import run_pipeline; print('RESULT', json.dumps(run_pipeline(sys.argv[1])))"

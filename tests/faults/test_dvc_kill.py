@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from faults.support import BIN, child_env, finish, kill_group, locked_stages, make_dvc_repo, set_plan, start, wait_for
 
-from pose.pipeline import run as pipe
+from pose.pipeline import dvc as pipe
 
 pytestmark = pytest.mark.slow
 

@@ -26,13 +26,6 @@ def test_flow_has_no_postponed_annotations() -> None:
     assert not any(line.startswith("from __future__ import annotations") for line in lines)
 
 
-def test_options_become_params_assignments(flows: ModuleType) -> None:
-    opts = flows.RunOptions(data_source="dlc", data_path="data/mice", pose_preset="rtmpose-s", set_params=["params/eval.yaml:flip=false"])
-    assert opts.assignments() == ["params/data.yaml:source=dlc", "params/data.yaml:path=data/mice",
-                                  "params/pose.yaml:model.preset=rtmpose-s", "params/eval.yaml:flip=false"]
-    assert flows.RunOptions().assignments() == []
-
-
 def test_deployment_carries_the_cron_of_schedule_yaml(flows: ModuleType) -> None:
     from prefect.schedules import Cron
 
@@ -42,21 +35,13 @@ def test_deployment_carries_the_cron_of_schedule_yaml(flows: ModuleType) -> None
     assert dep.schedules[0].schedule.cron == cron
 
 
-def test_summary_markdown_reports_metrics_and_decision(flows: ModuleType) -> None:
-    md = flows.summary_markdown({"status": "retrained", "data_before": "a", "data_after": "b", "seconds": 1.5,
-                                 "stages": {"train_pose": "ran"}, "metrics": {"AP": 0.71234},
-                                 "publish": {"decision": {"name": "coco-pose", "version": "3", "verdict": "rejected", "reason": "delta -0.01"}}})
-    assert "# train-pose: retrained" in md and "| AP | 0.7123 |" in md and "| verdict | rejected |" in md and "| train_pose | ran |" in md
-
-
-def test_stage_task_fails_with_the_stage_error_text(flows: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stage_task_fails_with_the_stage_error_text(flows: ModuleType, tmp_path: Path) -> None:
     from prefect.logging import disable_run_logger
 
-    from pose.pipeline import run as pipe
+    from pose.pipeline import dvc as pipe
 
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     pipe.dvc(["init", "-q"], tmp_path)
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train_pose": {"cmd": "python3 -c \"raise SystemExit('out of memory in epoch 3')\""}}}))
-    monkeypatch.setattr(flows, "ROOT", tmp_path)
     with disable_run_logger(), pytest.raises(pipe.StageFailed, match="out of memory in epoch 3"):
-        flows.stage.fn("train_pose")
+        flows.stage.fn("train_pose", False, tmp_path)

@@ -1,84 +1,105 @@
+"""``run_pipeline``, the one run the CLI and the Prefect flow share, on real DVC repos (and a real
+MLflow store for the runs that reproduce)."""
+
 from __future__ import annotations
 
 import subprocess
-import threading
-import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from pose.pipeline import run as pipe
-
-PROJECT = Path(__file__).resolve().parents[2]
-
-
-def _dvc_repo(tmp_path: Path, cmd: str) -> Path:
-    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
-    assert pipe.dvc(["init", "-q"], tmp_path).returncode == 0
-    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"boom": {"cmd": cmd}}}))
-    return tmp_path
+from pose import tracking
+from pose.pipeline import dvc as pipe
+from pose.pipeline.run import RunOptions, Steps, run_pipeline
 
 
-def test_failing_stage_raises_with_its_own_error_text(tmp_path: Path) -> None:
-    root = _dvc_repo(tmp_path, "python3 -c \"import sys; print('labels are broken here'); sys.exit(3)\"")
-    with pytest.raises(pipe.StageFailed) as e:
-        pipe.repro_stage("boom", root)
-    text = str(e.value)
-    assert "stage 'boom' failed" in text and "labels are broken here" in text and "\n" in text
+@pytest.fixture(autouse=True)
+def _no_outside_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("MLFLOW_TRACKING_URI", tracking.ROOT_ENV, tracking.PARENT_ENV):
+        monkeypatch.delenv(var, raising=False)
 
 
-def test_dir_md5_equals_dvcs_hash(tmp_path: Path) -> None:
-    root = _dvc_repo(tmp_path, "true")
-    (root / "data" / "sub").mkdir(parents=True)
-    (root / "data" / "a.txt").write_text("alpha\n")
-    (root / "data" / "sub" / "b.bin").write_bytes(bytes(range(256)))
+def _repo(root: Path, stages: dict[str, Any]) -> Path:
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    assert pipe.dvc(["init", "-q"], root).returncode == 0
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}, sort_keys=False))
+    (root / "data").mkdir()
+    (root / "data" / "in.txt").write_text("v1\n")
     assert pipe.dvc(["add", "data"], root).returncode == 0
-    assert pipe.data_md5(root) == pipe.dir_md5(root / "data") + ".dir"
+    return root
+
+
+class Recorded(Steps):
+    """Direct steps that note what ran, in order (the flow's runner is such a subclass)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def set_params(self, root: Path, assignments: Sequence[str]) -> list[str]:
+        self.calls.append(f"set_params {list(assignments)}")
+        return ["params/eval.yaml"]
+
+    def ensure_data(self, root: Path) -> str:
+        self.calls.append("ensure_data")
+        return "data/ present"
+
+    def status(self, root: Path) -> dict[str, Any]:
+        self.calls.append("status")
+        return super().status(root)
+
+    def repro(self, root: Path, stages: Sequence[str], force: bool) -> dict[str, str]:
+        self.calls.append("repro")
+        return {name: pipe.stage_outcome(pipe.repro_stage(name, root, force=force)) for name in stages or pipe.stage_names(root)}
+
+
+def test_nothing_to_do_stops_up_to_date_after_params_and_data(tmp_path: Path) -> None:
+    root = _repo(tmp_path, {})
+    steps = Recorded()
+    result = run_pipeline(root, assignments=["params/eval.yaml:flip=false"], bootstrap=True, steps=steps)
+    assert steps.calls == ["set_params ['params/eval.yaml:flip=false']", "ensure_data", "status"]
+    assert result["status"] == "up to date" and result["up_to_date"] and result["params_changed"] == ["params/eval.yaml"]
+    assert result["data_before"] == result["data_after"] == pipe.data_md5(root) and not result["data_changed"]
+    assert not (root / "mlruns").exists(), "no MLflow run when nothing ran"
+
+
+def test_run_options_become_params_assignments() -> None:
+    opts = RunOptions(data_source="dlc", data_path="data/mice", pose_preset="rtmpose-s", set_params=["params/eval.yaml:flip=false"])
+    assert opts.assignments() == ["params/data.yaml:source=dlc", "params/data.yaml:path=data/mice",
+                                  "params/pose.yaml:model.preset=rtmpose-s", "params/eval.yaml:flip=false"]
+    assert RunOptions().assignments() == []
 
 
 @pytest.mark.slow
-def test_regenerated_embedded_data_matches_data_dvc(tmp_path: Path) -> None:
-    """A fresh clone has no remote: `pose pipeline data` must recreate exactly what data.dvc records."""
-    from pose.config import DataParams, load_params
-    from pose.pipeline.prepare import ensure_data
+def test_both_runners_log_one_parent_run_tagged_with_the_data_md5(tmp_path: Path) -> None:
+    stages = {"make": {"cmd": "python3 -c \"open('out.txt', 'w').write(open('data/in.txt').read())\"", "deps": ["data"], "outs": ["out.txt"]},
+              "use": {"cmd": "python3 -c \"open('use.txt', 'w').write('used')\"", "deps": ["out.txt"], "outs": ["use.txt"]}}
+    root = _repo(tmp_path, stages)
+    cli = run_pipeline(root)
+    assert cli["status"] == "retrained" and cli["stages"] == {} and (root / "use.txt").read_text() == "used"
+    assert run_pipeline(root)["up_to_date"], "a second run finds nothing changed"
 
-    ensure_data(tmp_path, load_params(PROJECT / "params/data.yaml", DataParams))
-    assert pipe.dir_md5(tmp_path / "data") + ".dir" == pipe.data_md5(PROJECT)
+    steps = Recorded()
+    flow = run_pipeline(root, force=True, steps=steps, trigger="prefect", tags={"prefect.run_name": "brave-otter"})
+    assert steps.calls == ["status", "repro"] and flow["stages"] == {"make": "ran", "use": "ran"}
 
-
-def test_pipeline_lock_serialises_runs(tmp_path: Path) -> None:
-    order: list[str] = []
-
-    def second() -> None:
-        with pipe.pipeline_lock(tmp_path, poll=0.05) as waited:
-            order.append(f"second waited {waited > 0.2}")
-
-    with pipe.pipeline_lock(tmp_path):
-        t = threading.Thread(target=second)
-        t.start()
-        time.sleep(0.4)
-        order.append("first done")
-    t.join(5)
-    assert order == ["first done", "second waited True"]
-    with pipe.pipeline_lock(tmp_path), pytest.raises(pipe.StageFailed, match="holds"):
-        with pipe.pipeline_lock(tmp_path, timeout=0.1, poll=0.05):
-            pass
+    c = tracking.client(root)
+    runs = c.search_runs([tracking.experiment_id(root=root)], order_by=["attributes.start_time ASC"])
+    assert [(r.info.run_name, r.info.status, r.data.tags["pose.trigger"]) for r in runs] == [
+        ("pipeline", "FINISHED", "cli"), ("pipeline", "FINISHED", "prefect")]
+    for r in runs:
+        assert r.data.tags["pose.data_md5"] == pipe.data_md5(root) and r.data.tags["pose.data_changed"] == "false"
+    assert runs[1].data.tags["prefect.run_name"] == "brave-otter"
 
 
-def test_pipeline_env_puts_this_venv_first(tmp_path: Path) -> None:
-    env = pipe.pipeline_env(tmp_path, {"X": "1"})
-    assert env["PATH"].split(":")[0] == str(pipe.bin_dir()) and env["POSE_PROJECT_ROOT"] == str(tmp_path.resolve()) and env["X"] == "1"
-
-
-def test_dvc_yaml_stages_match_the_pipeline() -> None:
-    spec = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
-    assert tuple(spec) == pipe.STAGES
-    assert all(s["cmd"].startswith("pose ") for s in spec.values())
-    assert spec["evaluate"]["metrics"] == [pipe.METRICS]
-    outs = [o if isinstance(o, str) else next(iter(o)) for s in spec.values() for o in s.get("outs", [])]
-    assert all(o.startswith("build/") for o in outs), "no stage may write inside data/ (data.dvc)"
-    for stage in ("train_detector", "train_pose"):
-        assert "--resume if-same" in spec[stage]["cmd"], "a retried training stage resumes its own run"
-        assert spec[stage]["outs"][0][f"build/{stage.split('_')[1]}"]["persist"] is True
-    assert (PROJECT / ".dvc/config").read_text().count("analytics = false") == 1
+@pytest.mark.slow
+def test_a_failing_stage_fails_the_parent_run_with_its_record(tmp_path: Path) -> None:
+    root = _repo(tmp_path, {"boom": {"cmd": "python3 -c \"raise SystemExit('labels are broken')\"", "deps": ["data"]}})
+    with pytest.raises(pipe.StageFailed, match="dvc repro failed"):
+        run_pipeline(root)
+    (run,) = tracking.client(root).search_runs([tracking.experiment_id(root=root)])
+    assert run.info.status == "FAILED" and run.data.tags["pose.data_md5"] == pipe.data_md5(root)
+    assert "pipeline/dvc-pipeline.yaml" in {f.path for f in tracking.client(root).list_artifacts(run.info.run_id, "pipeline")}

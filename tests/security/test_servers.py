@@ -1,6 +1,6 @@
 """Every server the project starts listens on 127.0.0.1 unless an explicit flag says otherwise,
 and another address prints a warning: the MLflow UI (``make ui``) and the Prefect server
-(``flows/train_pose.py serve`` / ``make serve``)."""
+(``flows/train_pose.py serve`` / ``make serve``, started by ``pose.pipeline.prefect_server``)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from pose.pipeline import prefect_server
 
 PROJECT = Path(__file__).resolve().parents[2]
 needs_make = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -47,7 +49,7 @@ def test_make_ui_elsewhere_is_explicit_and_warned() -> None:
 
 
 def test_prefect_server_defaults_to_loopback(flows: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    cmd = flows.server_command(4200)
+    cmd = prefect_server.server_command(4200)
     assert cmd[1:] == ["server", "start", "--host", "127.0.0.1", "--port", "4200"] and isinstance(cmd, list)
     seen = []
     monkeypatch.setattr(flows, "serve", lambda port, host: seen.append((port, host)))
@@ -56,11 +58,11 @@ def test_prefect_server_defaults_to_loopback(flows: ModuleType, monkeypatch: pyt
     assert seen == [(None, "127.0.0.1"), (4300, "0.0.0.0")]
 
 
-def test_prefect_server_elsewhere_warns(flows: ModuleType) -> None:
+def test_prefect_server_elsewhere_warns() -> None:
     for host in ("127.0.0.1", "localhost", "::1"):
-        assert flows.host_warning(host) is None
-    assert "listen on 0.0.0.0" in flows.host_warning("0.0.0.0") and "127.0.0.1" in flows.host_warning("10.1.2.3")
-    assert flows.server_command(1, "0.0.0.0")[3:5] == ["--host", "0.0.0.0"]
+        assert prefect_server.host_warning(host) is None
+    assert "listen on 0.0.0.0" in prefect_server.host_warning("0.0.0.0") and "127.0.0.1" in prefect_server.host_warning("10.1.2.3")
+    assert prefect_server.server_command(1, "0.0.0.0")[3:5] == ["--host", "0.0.0.0"]
 
 
 class _Stop(Exception):
@@ -76,7 +78,7 @@ def test_serve_prints_the_warning_and_passes_the_host(flows: ModuleType, monkeyp
         raise _Stop
 
     monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
-    monkeypatch.setattr(flows.subprocess, "Popen", popen)
+    monkeypatch.setattr(prefect_server.subprocess, "Popen", popen)
     for host in ("127.0.0.1", "0.0.0.0"):
         with pytest.raises(_Stop):
             flows.serve(4400, host)
