@@ -68,6 +68,17 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
     assert noop_s < 15
     print(f"\nfull dvc repro {full_s:.1f} s, no-op {noop_s:.2f} s")
 
+    # Code is a dep: a comment in pose/codecs re-runs the pose model and what follows, not the detector.
+    codecs = tiny_repo / "pose/codecs/__init__.py"
+    original = codecs.read_text()
+    codecs.write_text(original + "\n# touched\n")
+    try:
+        changed = run([str(BIN / "dvc"), "status", "--json"], tiny_repo)
+        assert changed.returncode == 0, changed.stderr
+        assert sorted(json.loads(changed.stdout[changed.stdout.find("{"):])) == ["evaluate", "publish", "train_pose"], changed.stdout
+    finally:
+        codecs.write_text(original)
+
     shown = run([str(BIN / "dvc"), "metrics", "show", "--json"], tiny_repo)
     assert shown.returncode == 0, shown.stderr
     workspace = next(iter(json.loads(shown.stdout).values()))  # keyed "" (dvc 3.67) or "workspace"
