@@ -8,7 +8,8 @@ Formats (``detect_format``):
   preset. posepipe's modules carry MMPose's names, so the map is the identity; MMPose 0.x's
   ``keypoint_head.`` becomes ``head.``.
 * ``posepipe``: a posepipe training checkpoint or published model (``model`` / ``ema`` /
-  ``state_dict``).
+  ``state_dict``); ``state-dict``: a bare state dict of the whole model (also torchvision's
+  detection files, ``fcos_resnet50_fpn_coco-*.pth``, for ``load_foreign_detector``).
 * ``torchvision-resnet``: a torchvision (or timm: same names) ResNet ImageNet file
   (``resnet18-f37072fd.pth``) into a ``simplebaseline-*`` / ``deeppose-*`` backbone; ``fc``
   is skipped.
@@ -40,7 +41,9 @@ from torch import nn
 
 from pose.errors import CheckpointError
 
-FULL_FORMATS = ("mmpose", "posepipe")
+FULL_FORMATS = ("mmpose", "posepipe", "state-dict")
+#: Detector tensors whose shape follows the number of classes: skipped (warning) when it differs.
+CLASS_DEPENDENT = ("head.classification_head.", "roi_heads.box_predictor.", "rpn.head.cls_logits.", "rpn.head.bbox_pred.")
 
 
 @dataclass
@@ -112,7 +115,7 @@ def detect_format(obj: Mapping[str, Any], path: str | Path, *, entry: str | None
     if sd is None:
         raise CheckpointError("no weights found (expected a state dict, or 'state_dict' / 'model' inside)", file=path, entry=entry)
     if any(k.startswith(("backbone.", "head.")) for k in sd):
-        return "posepipe", sd
+        return "state-dict", sd
     if "conv1.weight" in sd and "layer1.0.conv1.weight" in sd:
         return "torchvision-resnet", sd
     if "_conv_stem.weight" in sd:
@@ -163,7 +166,7 @@ def _skippable(fmt: str, key: str) -> bool:
     """Keys a backbone-only format may leave unused: the classifier, and for EfficientNet-Lite
     its head and the blocks past the backbone's output stride."""
     if fmt == "torchvision-resnet":
-        return key.startswith("backbone.fc.")
+        return key.startswith(("backbone.fc.", "backbone.body.fc."))
     return fmt in ("efficientnet-lite", "timm-efficientnet") and key.startswith(
         ("backbone._fc.", "backbone._conv_head.", "backbone._bn1.", "backbone._blocks."))
 
@@ -240,6 +243,47 @@ def load_foreign(model: nn.Module, path: str | Path, *, entry: str | None = None
     if fmt == "timm-efficientnet":
         report.warnings.append(f"{path}: timm's tf_efficientnet_lite* weights match exactly; timm's efficientnet_lite0 "
                                "was trained with ImageNet mean/std and symmetric padding, which this backbone does not use")
+    for w in report.warnings:
+        warnings.warn(w, stacklevel=2)
+    return report
+
+
+# --------------------------------------------------------------------------- detectors
+def _detector_map(fmt: str, sd: Mapping[str, torch.Tensor], path: Path, entry: str | None) -> dict[str, torch.Tensor]:
+    if fmt in FULL_FORMATS:
+        return dict(sd)
+    if fmt == "torchvision-resnet":
+        return {f"backbone.body.{k}": v for k, v in sd.items()}
+    raise CheckpointError(f"a {fmt} checkpoint does not fit a detector", file=path, entry=entry,
+                          hint="detectors take torchvision detection files, posepipe detector checkpoints or ResNet ImageNet files")
+
+
+def load_foreign_detector(model: nn.Module, path: str | Path, *, entry: str | None = None) -> ForeignReport:
+    """Load a torchvision detection file of the same architecture (``fcos_resnet50_fpn_coco-*.pth``),
+    a posepipe detector checkpoint, or a ResNet ImageNet file into ``backbone.body``.
+
+    Class-dependent tensors (``CLASS_DEPENDENT``) of another shape (another number of classes)
+    are skipped with a warning; any other missing, unexpected or mismatched tensor is a
+    ``CheckpointError`` (for a backbone-only file: any in ``backbone.body``)."""
+    path = Path(path)
+    fmt, sd = detect_format(read_checkpoint(path, entry=entry), path, entry=entry)
+    mapped = _detector_map(fmt, sd, path, entry)
+    own = model.state_dict()
+    report = ForeignReport(path=str(path), format=fmt, total=len(own))
+    _compare(fmt, mapped, own, report)
+    scope = "backbone.body." if fmt == "torchvision-resnet" else ""
+    fatal = {"missing": [k for k in report.missing if k.startswith(scope)], "unexpected": report.unexpected,
+             "shape mismatch": [m for m in report.mismatched if not m.startswith(CLASS_DEPENDENT)]}
+    problems = [f"{name} {_listing(keys)}" for name, keys in fatal.items() if keys]
+    if problems:
+        raise CheckpointError(f"a checkpoint for another detector architecture ({fmt}; " + "; ".join(problems) + ")",
+                              file=path, entry=entry, hint="use the preset the checkpoint was trained with")
+    usable = {k: v for k, v in mapped.items() if k in own and own[k].shape == v.shape}
+    if report.mismatched:
+        report.warnings.append(f"{path}: classifier skipped ({_listing(report.mismatched)}): the checkpoint has "
+                               "another number of classes; those layers keep their init")
+    model.load_state_dict(usable, strict=False)
+    report.loaded, report.head_loaded = len(usable), not scope and not report.mismatched
     for w in report.warnings:
         warnings.warn(w, stacklevel=2)
     return report

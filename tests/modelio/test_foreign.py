@@ -245,4 +245,41 @@ def test_detect_format_names() -> None:
     sd = {"backbone.a": torch.zeros(1)}
     assert detect_format({"state_dict": sd, "meta": {}}, "f")[0] == "mmpose"
     assert detect_format({"ema": sd}, "f")[0] == "posepipe"
-    assert detect_format(sd, "f")[0] == "posepipe"
+    assert detect_format(sd, "f")[0] == "state-dict"
+
+
+# --------------------------------------------------------------------------- detectors
+def test_torchvision_detection_file_with_other_classes(tmp_path: Path) -> None:
+    from pose.detection.presets import build_detector
+    from pose.modelio.foreign import load_foreign_detector
+
+    coco = randomise(build_detector("fcos-tiny", 90))  # torchvision's COCO files: 91 classes with background
+    path = tmp_path / "fcos_coco.pth"
+    torch.save(coco.state_dict(), path)
+    same = build_detector("fcos-tiny", 90)
+    report = load_foreign_detector(same, path)
+    assert (report.format, report.head_loaded, report.loaded) == ("state-dict", True, report.total)
+    mine = build_detector("fcos-tiny", 1)
+    with pytest.warns(UserWarning, match="classifier skipped.*cls_logits"):
+        report = load_foreign_detector(mine, path)
+    assert not report.head_loaded and report.loaded == report.total - 2
+    torch.testing.assert_close(mine.head.regression_head.bbox_reg.weight, coco.head.regression_head.bbox_reg.weight, rtol=0, atol=0)
+    other = tmp_path / "ssd.pth"
+    torch.save(build_detector("ssdlite320-mobilenetv3", 1).state_dict(), other)
+    with pytest.raises(CheckpointError, match="another detector architecture") as err:
+        load_foreign_detector(build_detector("fcos-tiny", 1), other, entry="pretrained")
+    assert err.value.file == str(other)
+
+
+@pytest.mark.slow
+def test_resnet_imagenet_file_into_fcos_resnet50(tmp_path: Path) -> None:
+    from pose.detection.presets import build_detector
+    from pose.modelio.foreign import load_foreign_detector
+
+    net = randomise(tv.resnet50(weights=None))
+    path = tmp_path / "resnet50-0676ba61.pth"
+    torch.save(net.state_dict(), path)
+    det = build_detector("fcos-resnet50", 1)
+    report = load_foreign_detector(det, path)
+    assert report.format == "torchvision-resnet" and report.skipped == ["backbone.body.fc.weight", "backbone.body.fc.bias"]
+    torch.testing.assert_close(det.backbone.body.layer4[2].conv3.weight, net.layer4[2].conv3.weight, rtol=0, atol=0)
