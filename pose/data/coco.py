@@ -1,8 +1,9 @@
 """COCO keypoints I/O: one file <-> arrays (bbox xyxy, keypoints (N, K, 2), visibility (N, K)).
 
 COCO's xywh boxes and flat ``[x, y, v, ...]`` keypoints exist only at the file boundary.
-Loading is strict: the first structural problem raises a ``DataError`` naming the file and the
-entry (``pose data validate`` reports all problems at once). Values COCO lets a file omit but
+Loading is strict: the file is read by ``pose.data.coco_parse`` and its first structural problem
+raises a ``DataError`` naming the file and the entry (``pose.data.coco_strict``; ``pose data
+validate`` reads it the same way and reports all problems at once). Values COCO lets a file omit but
 that can be derived (area, iscrowd, num_keypoints, a bbox from labelled keypoints) are filled
 and counted in ``CocoData.filled``.
 """
@@ -20,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from pose.data.coco_parse import CocoTables, file_name_problem
+from pose.data.coco_strict import check_coco
 from pose.errors import DataError, PoseError
 from pose.fileio import write_json
 
@@ -203,20 +206,6 @@ def boxes_from_keypoints(
     return box.astype(np.float32), has
 
 
-def file_name_problem(file_name: object) -> str | None:
-    """Why ``file_name`` may not be used under an image root (absolute, ``..``), or None."""
-    if not isinstance(file_name, str) or not file_name:
-        return "file_name must be a non-empty string"
-    if "\x00" in file_name:
-        return "file_name contains a NUL byte"
-    norm = file_name.replace("\\", "/")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        return f"absolute file_name '{file_name}' is not allowed"
-    if ".." in norm.split("/"):
-        return f"file_name '{file_name}' escapes the image root"
-    return None
-
-
 def resolve_image_path(root: Path, file_name: str, *, source: str = "<coco>", entry: str = "images") -> Path:
     """``root / file_name``, refusing absolute names, ``..`` escapes and symlinks out of the root."""
     problem = file_name_problem(file_name)
@@ -273,18 +262,6 @@ def _default_root(path: Path) -> Path | None:
     return cand if path.parent.name == "annotations" and cand.is_dir() else path.parent
 
 
-def check_top_level(d: Any, *, source: str) -> None:
-    """Raise unless ``d`` is an object with ``images``, ``annotations`` and ``categories`` lists."""
-    hint = "run `pose data validate` for a full report"
-    if not isinstance(d, dict):
-        raise DataError(f"expected a COCO object with images/annotations/categories, got a JSON {type(d).__name__}", file=source, entry="<top>", hint=hint)
-    for key in ("images", "annotations", "categories"):
-        if key not in d:
-            raise DataError(f"missing '{key}'", file=source, entry="<top>", hint=hint)
-        if not isinstance(d[key], list):
-            raise DataError(f"'{key}' must be a list", file=source, entry=key, hint=hint)
-
-
 def coco_from_dict(
     d: Any,
     *,
@@ -293,200 +270,61 @@ def coco_from_dict(
     num_keypoints: int | None = None,
     allow_empty: bool = False,
 ) -> CocoData:
-    src = source
-
-    def err(entry: str, msg: str, hint: str | None = "run `pose data validate` for a full report") -> DataError:
-        return DataError(msg, file=src, entry=entry, hint=hint)
-
-    check_top_level(d, source=src)
-    images, anns, cats = d["images"], d["annotations"], d["categories"]
-    if not images and not allow_empty:
-        raise err("images", "no images: the dataset is empty", hint=None)
-
-    # categories ------------------------------------------------------------
-    cat_ids: set[int] = set()
-    k_cat: int | None = None
-    for i, c in enumerate(cats):
-        if not isinstance(c, dict) or not _is_int(c.get("id")):
-            raise err(f"categories[{i}]", "category needs an integer 'id'")
-        if c["id"] in cat_ids:
-            raise err(f"categories[id={c['id']}]", "duplicate category id")
-        cat_ids.add(c["id"])
-        names = c.get("keypoints")
-        if names:
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise err(f"categories[id={c['id']}].keypoints", "keypoints must be a list of names")
-            if k_cat is not None and len(names) != k_cat:
-                raise err(f"categories[id={c['id']}]", f"{len(names)} keypoints, but another category has {k_cat}", hint="split the file per category")
-            k_cat = len(names)
-    if num_keypoints is not None and k_cat is not None and num_keypoints != k_cat:
-        raise err("categories", f"categories define {k_cat} keypoints, the meta {num_keypoints}", hint="pass the meta that matches this file")
-    k = num_keypoints if num_keypoints is not None else k_cat
-    if k is None:
-        raise err("categories", "no category lists keypoint names, so the keypoint count is unknown", hint="pass --meta META.yaml")
-
-    # images ----------------------------------------------------------------
-    m = len(images)
-    image_ids = np.zeros(m, np.int64)
-    widths = np.zeros(m, np.int64)
-    heights = np.zeros(m, np.int64)
-    file_names: list[str] = []
-    for r, im in enumerate(images):
-        if not isinstance(im, dict):
-            raise err(f"images[{r}]", "image entry must be an object")
-        iid = im.get("id")
-        if not _is_int(iid):
-            raise err(f"images[{r}]", f"image id must be an integer, got {iid!r}")
-        fn = im.get("file_name")
-        if not isinstance(fn, str) or not fn:
-            raise err(f"images[id={iid}]", "missing file_name")
-        w, h = im.get("width"), im.get("height")
-        if not _is_int(w) or not _is_int(h) or w <= 0 or h <= 0:
-            raise err(f"images[id={iid}] {fn}", f"width/height must be positive integers, got {w!r}x{h!r}")
-        image_ids[r], widths[r], heights[r] = iid, w, h
-        file_names.append(fn)
-    if len(np.unique(image_ids)) != m:
-        dup = Counter(image_ids.tolist()).most_common(1)[0][0]
-        raise err(f"images[id={dup}]", "duplicate image id")
-    for r, fn in enumerate(file_names):
-        problem = file_name_problem(fn)
-        if problem:
-            raise err(f"images[id={image_ids[r]}]", problem, hint="file names are relative to the image root")
-
-    # annotations -----------------------------------------------------------
-    n = len(anns)
-    filled: Counter[str] = Counter()
-    for r, a in enumerate(anns):
-        if not isinstance(a, dict):
-            raise err(f"annotations[{r}]", "annotation must be an object")
-        for key in ("id", "image_id", "category_id"):
-            if not _is_int(a.get(key)):
-                raise err(f"annotations[{r}]" if key == "id" else f"annotations[id={a.get('id')}]", f"'{key}' must be an integer, got {a.get(key)!r}")
-    ann_ids = np.fromiter((a["id"] for a in anns), np.int64, n)
-    ann_image_ids = np.fromiter((a["image_id"] for a in anns), np.int64, n)
-    category_ids = np.fromiter((a["category_id"] for a in anns), np.int64, n)
-    if len(np.unique(ann_ids)) != n:
-        dup = Counter(ann_ids.tolist()).most_common(1)[0][0]
-        raise err(f"annotations[id={dup}]", "duplicate annotation id")
-    missing_img = ~np.isin(ann_image_ids, image_ids)
-    if missing_img.any():
-        r = int(np.argmax(missing_img))
-        raise err(f"annotations[id={ann_ids[r]}]", f"image_id {ann_image_ids[r]} is not in images")
-    missing_cat = ~np.isin(category_ids, np.fromiter(cat_ids, np.int64, len(cat_ids)))
-    if missing_cat.any():
-        r = int(np.argmax(missing_cat))
-        raise err(f"annotations[id={ann_ids[r]}]", f"category_id {category_ids[r]} is not in categories")
-
-    flat_kp: list[Any] = []
-    for r, a in enumerate(anns):
-        kp = a.get("keypoints")
-        if kp is None:
-            kp = [0.0] * (3 * k)
-            filled["keypoints (none)"] += 1
-        if not isinstance(kp, list) or len(kp) != 3 * k:
-            got = len(kp) if isinstance(kp, list) else type(kp).__name__
-            raise err(f"annotations[id={ann_ids[r]}].keypoints", f"expected {3 * k} values (K={k} x [x, y, v]), got {got}")
-        flat_kp.append(kp)
-    try:
-        raw = np.asarray(flat_kp) if n else np.zeros((0, 3 * k))
-        if raw.dtype.kind not in "iuf":  # strings or None would otherwise be cast silently
-            raise TypeError(raw.dtype)
-        kp_arr = raw.astype(np.float64).reshape(n, k, 3)
-    except (TypeError, ValueError):
-        r = next(r for r, kp in enumerate(flat_kp) if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in kp))
-        raise err(f"annotations[id={ann_ids[r]}].keypoints", "keypoints must be numbers") from None
-    bad = ~np.isfinite(kp_arr).all(axis=(1, 2))
-    if bad.any():
-        r = int(np.argmax(bad))
-        raise err(f"annotations[id={ann_ids[r]}].keypoints", "NaN or infinite keypoint value")
-    vis = kp_arr[..., 2]
-    badv = ~np.isin(vis, (0, 1, 2)).all(axis=1)
-    if badv.any():
-        r = int(np.argmax(badv))
-        raise err(f"annotations[id={ann_ids[r]}].keypoints", f"visibility must be 0, 1 or 2, got {sorted(set(vis[r].tolist()) - {0, 1, 2})}")
-    visibility = vis.astype(np.uint8)
-    keypoints = kp_arr[..., :2].astype(np.float32)
+    """A COCO keypoints object as arrays; its first problem raises (``pose.data.coco_strict``)."""
+    c = check_coco(d, source=source, num_keypoints=num_keypoints, allow_empty=allow_empty)
+    img, ann = c.tables.images, c.tables.annotations
+    visibility = c.keypoints[..., 2].astype(np.uint8)
+    keypoints = c.keypoints[..., :2].astype(np.float32)
     keypoints[visibility == 0] = 0.0
+    filled: Counter[str] = Counter()
+    for key, count in (
+        ("keypoints (none)", c.missing_keypoints),
+        ("iscrowd", int((~ann.iscrowd.present).sum())),
+        ("num_keypoints", int((~ann.rows.has("num_keypoints")).sum())),
+    ):
+        if count:
+            filled[key] = count
+    bboxes, areas = _boxes_and_areas(c.tables, keypoints, visibility, filled)
+    info = d.get("info")
+    return CocoData(
+        image_ids=img.id.values,
+        file_names=[str(f) for f in img.file_name],
+        widths=img.width.values,
+        heights=img.height.values,
+        ann_ids=ann.id.values,
+        ann_image_ids=ann.image_id.values,
+        category_ids=ann.category_id.values,
+        bboxes=bboxes,
+        keypoints=keypoints,
+        visibility=visibility,
+        iscrowd=ann.iscrowd.values.astype(bool),
+        areas=areas,
+        categories=list(d["categories"]),
+        image_root=image_root,
+        source=source,
+        scores=None if c.scores is None else c.scores.values.astype(np.float32),
+        filled=filled,
+        info=info if isinstance(info, dict) else {},
+    )
 
-    iscrowd = np.zeros(n, bool)
-    areas = np.zeros(n, np.float32)
-    bboxes = np.zeros((n, 4), np.float32)
-    scores = np.zeros(n, np.float32) if n and all("score" in a for a in anns) else None
-    no_box: list[int] = []
-    for r, a in enumerate(anns):
-        crowd = a.get("iscrowd", None)
-        if crowd is None:
-            filled["iscrowd"] += 1
-        elif crowd not in (0, 1) or isinstance(crowd, float):
-            raise err(f"annotations[id={ann_ids[r]}].iscrowd", f"iscrowd must be 0 or 1, got {crowd!r}")
-        iscrowd[r] = bool(crowd)
-        box = a.get("bbox")
-        if box is None:
-            no_box.append(r)
-        else:
-            if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
-                raise err(f"annotations[id={ann_ids[r]}].bbox", f"bbox must be [x, y, w, h] numbers, got {box!r}")
-            if not all(np.isfinite(box)):
-                raise err(f"annotations[id={ann_ids[r]}].bbox", "NaN or infinite bbox value")
-            if box[2] <= 0 or box[3] <= 0:
-                raise err(f"annotations[id={ann_ids[r]}].bbox", f"bbox has zero or negative size ({box[2]}x{box[3]})")
-            bboxes[r] = box
-        area = a.get("area")
-        if area is None:
-            areas[r] = np.nan
-        elif not isinstance(area, (int, float)) or isinstance(area, bool) or not np.isfinite(area) or area < 0:
-            raise err(f"annotations[id={ann_ids[r]}].area", f"area must be a non-negative number, got {area!r}")
-        else:
-            areas[r] = area
-        if scores is not None:
-            s = a["score"]
-            if not isinstance(s, (int, float)) or not np.isfinite(s):
-                raise err(f"annotations[id={ann_ids[r]}].score", f"score must be a number, got {s!r}")
-            scores[r] = s
-        if "num_keypoints" not in a:
-            filled["num_keypoints"] += 1
-    bboxes = xywh_to_xyxy(bboxes)
-    if no_box:
-        rows = np.asarray(no_box)
-        img_row = {int(i): j for j, i in enumerate(image_ids)}
-        irows = np.array([img_row[int(i)] for i in ann_image_ids[rows]])
-        boxes, has = boxes_from_keypoints(keypoints[rows], visibility[rows], widths=widths[irows], heights=heights[irows])
-        if not has.all():
-            r = int(rows[np.argmin(has)])
-            raise err(f"annotations[id={ann_ids[r]}]", "no bbox and no labelled keypoints to derive one from")
-        bboxes[rows] = boxes
-        filled["bbox (from keypoints)"] += len(rows)
+
+def _boxes_and_areas(t: CocoTables, keypoints: np.ndarray, visibility: np.ndarray, filled: Counter[str]) -> tuple[np.ndarray, np.ndarray]:
+    """xyxy boxes (derived from the keypoints where absent) and areas (box areas where absent)."""
+    img, box, area = t.images, t.annotations.bbox, t.annotations.area
+    bboxes = xywh_to_xyxy(np.where(box.present[:, None], box.values, 0.0))
+    no_box = np.flatnonzero(~box.present)
+    if len(no_box):
+        order = np.argsort(img.id.values, kind="stable")
+        rows = order[np.searchsorted(img.id.values[order], t.annotations.image_id.values[no_box])]
+        bboxes[no_box], _ = boxes_from_keypoints(keypoints[no_box], visibility[no_box], widths=img.width.values[rows], heights=img.height.values[rows])
+        filled["bbox (from keypoints)"] += len(no_box)
+    areas = np.where(area.present, area.values, np.nan).astype(np.float32)
     no_area = np.isnan(areas)
     if no_area.any():
         wh = bboxes[no_area, 2:] - bboxes[no_area, :2]
         areas[no_area] = wh[:, 0] * wh[:, 1]
         filled["area (bbox area)"] += int(no_area.sum())
-
-    info = {key: d[key] for key in ("info", "licenses") if key in d}
-    return CocoData(
-        image_ids=image_ids,
-        file_names=file_names,
-        widths=widths,
-        heights=heights,
-        ann_ids=ann_ids,
-        ann_image_ids=ann_image_ids,
-        category_ids=category_ids,
-        bboxes=bboxes,
-        keypoints=keypoints,
-        visibility=visibility,
-        iscrowd=iscrowd,
-        areas=areas,
-        categories=list(cats),
-        image_root=image_root,
-        source=src,
-        scores=scores,
-        filled=filled,
-        info=info.get("info", {}) if isinstance(info.get("info"), dict) else {},
-    )
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return bboxes, areas
 
 
 def save_coco(data: CocoData, path: str | Path, *, indent: int | None = None) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pose.data.coco import CocoData, check_top_level, load_coco, read_json
+from pose.data.coco import CocoData, load_coco, read_json
+from pose.data.coco_strict import check_top_level
 from pose.data.meta import PRESETS, DatasetMeta, load_meta, meta_from_coco_category
 from pose.errors import DataError
 

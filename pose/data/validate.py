@@ -1,8 +1,9 @@
 """Dataset validator: every problem of a COCO keypoints file at once, as findings.
 
-Unlike ``load_coco`` (strict, stops at the first problem) the validator flattens the raw JSON
-itself, tolerating malformed entries, into three tables: images, instances (one row per
-annotation) and keypoints (one row per annotation x keypoint). A pandera schema checks types
+The file is read by the same parse path as ``load_coco`` (``pose.data.coco_parse``, which
+tolerates malformed entries), but where the loader stops at the first problem the validator
+reports them all. Its tables: images, instances (one row per annotation) and keypoints (one
+row per annotation x keypoint). A pandera schema checks types
 and values on those tables (lazily, collecting every failure); vectorised semantic checks then
 cover what a schema cannot see: references between tables, images on disk, keypoints and boxes
 inside the image, counts, duplicates and left/right consistency (``pose.data.leftright``).
@@ -31,6 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pose.data.coco import read_json, resolve_image_path
+from pose.data.coco_parse import AnnotationTable, CategoryTable, CocoTables, Column, ImageTable, KeypointProblem, is_int, top_level_problem
 from pose.data.image import read_image, read_image_size
 from pose.data.layout import resolve_source
 from pose.data.leftright import oriented_pairs, save_flip_check, suspect_swaps
@@ -199,150 +201,99 @@ class ValidationReport:
         )
 
 
-# ------------------------------------------------------------------------ flattening
-def _is_int(v: Any) -> bool:
-    return type(v) is int and -(2**63) <= v < 2**63
+# ------------------------------------------------------------------------ tables as frames
+def _bad_entries(d: dict[str, Any], t: CocoTables) -> list[Finding]:
+    """Entries of the three lists that are not objects."""
+    out = []
+    for rows in (t.images.rows, t.annotations.rows, t.categories.rows):
+        items = d[rows.name]
+        out += [finding("bad_entry", f"{rows.name}[{i}]", f"expected an object, got {type(items[i]).__name__}") for i in rows.others().tolist()]
+    return out
 
 
-def _is_num(v: Any) -> bool:
-    return type(v) in (int, float)
+def _ints(c: Column) -> pd.Series:
+    return pd.Series(pd.arrays.IntegerArray(c.values, ~c.ok))
 
 
-def _ints(values: list[Any]) -> pd.Series:
-    ok = np.fromiter((_is_int(v) for v in values), bool, len(values))
-    data = np.zeros(len(values), np.int64)
-    if ok.any():
-        data[ok] = np.array([v for v, o in zip(values, ok) if o], dtype=np.int64)
-    return pd.Series(pd.arrays.IntegerArray(data, ~ok))
+def _messages(n: int, rows: np.ndarray, say: Callable[[int], str]) -> np.ndarray:
+    """(n,) object array: ``say(r)`` at ``rows``, None elsewhere."""
+    out = np.full(n, None, dtype=object)
+    for r in rows.tolist():
+        out[r] = say(r)
+    return out
 
 
-def _floats(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """float64 values (NaN where absent or not a number) and the mask of real numbers."""
-    ok = np.fromiter((_is_num(v) for v in values), bool, len(values))
-    data = np.full(len(values), np.nan)
-    if ok.any():
-        data[ok] = np.array([v for v, o in zip(values, ok) if o], dtype=np.float64)
-    return data, ok
-
-
-def _entries(d: dict[str, Any], key: str, findings: list[Finding]) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """The object entries of ``d[key]`` and their positions; other entries are findings."""
-    items = d[key]
-    keep = [i for i, x in enumerate(items) if isinstance(x, dict)]
-    for i in (i for i, x in enumerate(items) if not isinstance(x, dict)):
-        findings.append(finding("bad_entry", f"{key}[{i}]", f"expected an object, got {type(items[i]).__name__}"))
-    return [items[i] for i in keep], np.asarray(keep, np.int64)
-
-
-def _labels(section: str, ids: pd.Series, pos: np.ndarray) -> np.ndarray:
-    return np.array([f"{section}[id={i}]" if i is not pd.NA else f"{section}[{p}]" for i, p in zip(ids.tolist(), pos.tolist())], dtype=object)
-
-
-def _image_table(recs: list[dict[str, Any]], pos: np.ndarray) -> pd.DataFrame:
-    df = pd.DataFrame(
-        {
-            "id": _ints([r.get("id") for r in recs]),
-            "file_name": pd.Series([r.get("file_name") if isinstance(r.get("file_name"), str) and r.get("file_name") else None for r in recs], dtype=object),
-            "width": _ints([r.get("width") for r in recs]),
-            "height": _ints([r.get("height") for r in recs]),
-        }
-    )
-    df["entry"] = _labels("images", df["id"], pos)
+def _image_frame(t: ImageTable) -> pd.DataFrame:
+    df = pd.DataFrame({"id": _ints(t.id), "file_name": pd.Series(t.file_name, dtype=object), "width": _ints(t.width), "height": _ints(t.height)})
+    df["entry"] = t.rows.entries(t.id)
     return df
 
 
-def _category_table(recs: list[dict[str, Any]], pos: np.ndarray) -> pd.DataFrame:
-    names = [r.get("keypoints") for r in recs]
-    names_ok = [n is None or (isinstance(n, list) and all(isinstance(x, str) for x in n)) for n in names]
+def _category_frame(t: CategoryTable) -> pd.DataFrame:
+    names_ok = [n is None or (isinstance(n, list) and all(isinstance(x, str) for x in n)) for n in t.names]
     df = pd.DataFrame(
         {
-            "id": _ints([r.get("id") for r in recs]),
-            "n_names": [len(n) if ok and n else 0 for n, ok in zip(names, names_ok)],
-            "names_problem": pd.Series([None if ok else f"keypoints must be a list of names, got {str(n)[:60]}" for n, ok in zip(names, names_ok)], dtype=object),
+            "id": _ints(t.id),
+            "n_names": [len(n) if ok and n else 0 for n, ok in zip(t.names, names_ok)],
+            "names_problem": pd.Series([None if ok else f"keypoints must be a list of names, got {str(n)[:60]}" for n, ok in zip(t.names, names_ok)], dtype=object),
         }
     )
-    df["entry"] = _labels("categories", df["id"], pos)
+    df["entry"] = t.rows.entries(t.id)
     return df
 
 
-def _optional_ints(recs: list[dict[str, Any]], key: str, *, bools: bool = False) -> tuple[pd.Series, np.ndarray, list[str | None]]:
-    raw = [r.get(key) for r in recs]
-    if bools:
-        raw = [int(v) if type(v) is bool else v for v in raw]
-    present = np.fromiter((key in r and r[key] is not None for r in recs), bool, len(recs))
-    vals = _ints(raw)
-    problem = [f"{key} must be an integer, got {v!r}"[:80] if p and not _is_int(v) else None for v, p in zip(raw, present)]
-    return vals, present, problem
+def _field_problems(t: AnnotationTable) -> np.ndarray:
+    """The first of: iscrowd / num_keypoints not an integer, area not a number (None where none)."""
+    n = len(t.rows)
+    out = np.full(n, None, dtype=object)
+    for key, col, what in (("area", t.area, "a number"), ("num_keypoints", t.num_keypoints, "an integer"), ("iscrowd", t.iscrowd, "an integer")):
+        raw = t.rows.get(key)
+        for r in np.flatnonzero(col.present & ~col.ok).tolist():
+            out[r] = f"{key} must be {what}, got {raw[r]!r}"[:80]
+    return out
 
 
-def _instance_table(recs: list[dict[str, Any]], pos: np.ndarray) -> pd.DataFrame:
-    n = len(recs)
-    df = pd.DataFrame({key: _ints([r.get(key) for r in recs]) for key in ("id", "image_id", "category_id")})
-    df["entry"] = _labels("annotations", df["id"], pos)
-    problems: list[list[str | None]] = []
-    for key in ("iscrowd", "num_keypoints"):
-        vals, present, problem = _optional_ints(recs, key, bools=key == "iscrowd")
-        df[key], df[f"has_{key}"] = vals, present
-        problems.append(problem)
-    area_raw = [r.get("area") for r in recs]
-    df["area"], area_ok = _floats(area_raw)
-    df["has_area"] = np.fromiter(("area" in r and r["area"] is not None for r in recs), bool, n)
-    problems.append([f"area must be a number, got {v!r}"[:80] if h and not o else None for v, h, o in zip(area_raw, df["has_area"], area_ok)])
-    df["field_problem"] = pd.Series([next((p for p in ps if p), None) for ps in zip(*problems)] if n else [], dtype=object)
-
-    boxes = [r.get("bbox") for r in recs]
-    df["has_bbox"] = np.fromiter((b is not None for b in boxes), bool, n)
-    box_ok = np.fromiter((isinstance(b, list) and len(b) == 4 and all(_is_num(v) for v in b) for b in boxes), bool, n)
-    xywh = np.full((n, 4), np.nan)
-    if box_ok.any():
-        xywh[box_ok] = np.array([b for b, o in zip(boxes, box_ok) if o], dtype=np.float64)
+def _instance_frame(t: AnnotationTable) -> pd.DataFrame:
+    n = len(t.rows)
+    df = pd.DataFrame({"id": _ints(t.id), "image_id": _ints(t.image_id), "category_id": _ints(t.category_id)})
+    df["entry"] = t.rows.entries(t.id)
+    for key, col in (("iscrowd", t.iscrowd), ("num_keypoints", t.num_keypoints)):
+        df[key], df[f"has_{key}"] = _ints(col), col.present
+    df["area"], df["has_area"] = t.area.values, t.area.present
+    df["field_problem"] = pd.Series(_field_problems(t), dtype=object)
+    box = t.bbox
+    df["has_bbox"] = box.present
     for j, key in enumerate(("bx", "by", "bw", "bh")):
-        df[key] = xywh[:, j]
-    df["bbox_problem"] = pd.Series(
-        [f"bbox must be [x, y, w, h] numbers, got {str(b)[:60]}" if h and not o else None for b, h, o in zip(boxes, df["has_bbox"], box_ok)], dtype=object
-    )
-    bad_box = box_ok & ~np.isfinite(xywh).all(axis=1)
-    bad_area = area_ok & ~np.isfinite(df["area"].to_numpy())
-    df["finite_problem"] = pd.Series(
-        ["bbox has NaN or infinite values" if b else "area is NaN or infinite" if a else None for b, a in zip(bad_box, bad_area)], dtype=object
-    )
+        df[key] = box.values[:, j]
+    raw = t.rows.get("bbox")
+    df["bbox_problem"] = pd.Series(_messages(n, np.flatnonzero(box.present & ~box.ok), lambda r: f"bbox must be [x, y, w, h] numbers, got {str(raw[r])[:60]}"), dtype=object)
+    bad_box = box.ok & ~np.isfinite(box.values).all(axis=1)
+    bad_area = t.area.ok & ~np.isfinite(t.area.values)
+    df["finite_problem"] = pd.Series(np.where(bad_box, "bbox has NaN or infinite values", np.where(bad_area, "area is NaN or infinite", None)), dtype=object)
     return df
 
 
-def _keypoint_array(recs: list[dict[str, Any]], k: int | None) -> tuple[np.ndarray, list[str | None]]:
+def _keypoint_problem(p: KeypointProblem | None, k: int) -> str | None:
+    if p is None:
+        return None
+    if p.kind == "missing":
+        return "no keypoints"
+    if p.kind == "type":
+        return f"keypoints must be a list, got {p.got}"
+    if p.kind == "number":
+        return f"keypoints must be numbers, got {p.got!r}"[:80]
+    v = p.got
+    nested = bool(v) and all(isinstance(t, list) for t in v)
+    what = f"{len(v)} nested lists (COCO wants a flat [x1, y1, v1, x2, ...])" if nested else f"{len(v)} values" + (f" = {len(v) // 3} keypoints" if len(v) % 3 == 0 else "")
+    return f"expected {3 * k} values ({k} keypoints x [x, y, v]), got {what}"
+
+
+def _keypoint_array(t: AnnotationTable, k: int | None) -> tuple[np.ndarray, list[str | None]]:
     """(N, K, 3) float64 (NaN rows where malformed) and a problem message per annotation."""
-    n = len(recs)
-    raw = [r.get("keypoints") for r in recs]
-    problems: list[str | None] = [None] * n
-    kp = np.full((n, k or 0, 3), np.nan)
     if k is None:
-        return kp, problems
-    good = []
-    for i, v in enumerate(raw):
-        if v is None:
-            problems[i] = "no keypoints"
-        elif not isinstance(v, list):
-            problems[i] = f"keypoints must be a list, got {type(v).__name__}"
-        elif len(v) != 3 * k:
-            nested = bool(v) and all(isinstance(t, list) for t in v)
-            what = f"{len(v)} nested lists (COCO wants a flat [x1, y1, v1, x2, ...])" if nested else f"{len(v)} values" + (f" = {len(v) // 3} keypoints" if len(v) % 3 == 0 else "")
-            problems[i] = f"expected {3 * k} values ({k} keypoints x [x, y, v]), got {what}"
-        else:
-            good.append(i)
-    if good:
-        try:
-            arr = np.asarray([raw[i] for i in good])
-            if arr.dtype.kind not in "fiu":
-                raise TypeError
-            kp[good] = arr.astype(np.float64).reshape(-1, k, 3)
-        except (TypeError, ValueError):
-            for i in good:
-                if all(_is_num(x) for x in raw[i]):
-                    kp[i] = np.asarray(raw[i], np.float64).reshape(k, 3)
-                else:
-                    bad = next(x for x in raw[i] if not _is_num(x))
-                    problems[i] = f"keypoints must be numbers, got {bad!r}"[:80]
-    return kp, problems
+        return np.full((len(t.rows), 0, 3), np.nan), [None] * len(t.rows)
+    kp, problems = t.keypoints(k)
+    return kp, [_keypoint_problem(p, k) for p in problems]
 
 
 # ------------------------------------------------------------------------ pandera schema
@@ -488,7 +439,7 @@ def _skeleton_findings(cat_recs: list[dict[str, Any]], cats: pd.DataFrame, k: in
         if not skel:
             continue
         flat = [v for link in skel if isinstance(link, list) and len(link) == 2 for v in link]
-        if len(flat) != 2 * len(skel) or not all(_is_int(v) for v in flat):
+        if len(flat) != 2 * len(skel) or not all(is_int(v) for v in flat):
             out.append(finding("skeleton", f"{entry}.skeleton", "each link must be a pair of integer keypoint indices"))
             continue
         kk = n_names or k
@@ -598,20 +549,23 @@ def _semantic_findings(inst: pd.DataFrame, images: pd.DataFrame, cats: pd.DataFr
     for r in np.flatnonzero(kp_ok & np.isfinite(nk) & (nk != n_lab) & np.isfinite(kp).all(axis=(1, 2))):
         out.append(finding("num_keypoints", entries[r], f"num_keypoints {int(nk[r])}, but {n_lab[r]} keypoints are labelled (v>0)"))
 
-    cand = kp_ok & valid_box & inst["image_id"].notna().to_numpy()
-    if cand.sum() > 1:
-        rows = np.flatnonzero(cand)
-        table = pd.DataFrame(np.concatenate([inst["image_id"].to_numpy(np.float64, na_value=np.nan)[rows, None], box[rows], kp[rows].reshape(len(rows), -1)], axis=1))
-        key = pd.util.hash_pandas_object(table, index=False).to_numpy()
-        first = pd.Series(rows).groupby(key).transform("first").to_numpy()
-        for r, f in zip(rows, first):
-            if r != f:
-                out.append(finding("duplicate_annotation", entries[r], f"same image, bbox and keypoints as {entries[f]}"))
-
+    out += _duplicate_findings(inst, kp_ok & valid_box & inst["image_id"].notna().to_numpy(), box, kp)
     used = set(inst["image_id"].dropna().tolist())
     for entry in images.loc[images["id"].notna() & ~images["id"].isin(used), "entry"]:
         out.append(finding("image_unannotated", entry, CHECKS["image_unannotated"][1]))
     return out
+
+
+def _duplicate_findings(inst: pd.DataFrame, cand: np.ndarray, box: np.ndarray, kp: np.ndarray) -> list[Finding]:
+    """Annotations (among ``cand``) with the same image, bbox and keypoints as an earlier one."""
+    if cand.sum() <= 1:
+        return []
+    entries = inst["entry"].to_numpy()
+    rows = np.flatnonzero(cand)
+    table = pd.DataFrame(np.concatenate([inst["image_id"].to_numpy(np.float64, na_value=np.nan)[rows, None], box[rows], kp[rows].reshape(len(rows), -1)], axis=1))
+    key = pd.util.hash_pandas_object(table, index=False).to_numpy()
+    first = pd.Series(rows).groupby(key).transform("first").to_numpy()
+    return [finding("duplicate_annotation", entries[r], f"same image, bbox and keypoints as {entries[f]}") for r, f in zip(rows, first) if r != f]
 
 
 def _swap_findings(kp: np.ndarray, kp_ok: np.ndarray, entries: np.ndarray, meta: DatasetMeta) -> list[Finding]:
@@ -678,29 +632,34 @@ def validate(
     except DataError as e:
         findings.append(finding("not_coco", "<top>", e.message))
         return _done(report, t0)
-    if not isinstance(d, dict):
-        findings.append(finding("not_coco", "<top>", f"not a COCO keypoints file: top level is a {type(d).__name__}, expected an object with images/annotations/categories"))
+    problem = top_level_problem(d)
+    if problem is not None:
+        kind, what = problem
+        have = ", ".join(list(d)[:5]) if isinstance(d, dict) else ""
+        message = f"top level is a {what}, expected an object with images/annotations/categories" if kind == "type" else f"no list '{what}' (top-level keys: {have})"
+        findings.append(finding("not_coco", "<top>", f"not a COCO keypoints file: {message}"))
         return _done(report, t0)
-    missing = [key for key in ("images", "annotations", "categories") if not isinstance(d.get(key), list)]
-    if missing:
-        have = ", ".join(list(d)[:5])
-        findings.append(finding("not_coco", "<top>", f"not a COCO keypoints file: no list '{missing[0]}' (top-level keys: {have})"))
-        return _done(report, t0)
+    _check_tables(report, d, root, check_images=check_images, decode=decode)
+    return _done(report, t0)
 
-    img_recs, img_pos = _entries(d, "images", findings)
-    ann_recs, ann_pos = _entries(d, "annotations", findings)
-    cat_recs, cat_pos = _entries(d, "categories", findings)
-    images, cats, inst = _image_table(img_recs, img_pos), _category_table(cat_recs, cat_pos), _instance_table(ann_recs, ann_pos)
+
+def _check_tables(report: ValidationReport, d: dict[str, Any], root: Path, *, check_images: bool, decode: bool) -> None:
+    """Every finding of a COCO object that has the three lists, added to ``report``."""
+    findings, source = report.findings, report.source
+    tables = CocoTables.read(d)
+    findings += _bad_entries(d, tables)
+    images, cats, inst = _image_frame(tables.images), _category_frame(tables.categories), _instance_frame(tables.annotations)
     report.counts = {"images": len(images), "annotations": len(inst), "categories": len(cats)}
-    if not img_recs:
+    if not len(images):
         findings.append(finding("not_coco", "images", "no images: the dataset is empty"))
 
-    kp_lengths = [len(r["keypoints"]) if isinstance(r.get("keypoints"), list) else -1 for r in ann_recs]
-    meta, k = _resolve_meta(cats, cat_recs, meta, kp_lengths, source, findings)
+    cat_recs = tables.categories.rows.recs
+    kp_lengths = [len(v) if isinstance(v, list) else -1 for v in tables.annotations.rows.get("keypoints")]
+    meta, k = _resolve_meta(cats, cat_recs, report.meta, kp_lengths, source, findings)
     report.meta = meta
     report.counts["keypoints"] = k or 0
-    kp, kp_problems = _keypoint_array(ann_recs, k)
-    inst["keypoints_problem"] = pd.Series(kp_problems if k is not None else [None] * len(inst), dtype=object)
+    kp, kp_problems = _keypoint_array(tables.annotations, k)
+    inst["keypoints_problem"] = pd.Series(kp_problems, dtype=object)
     kp_ok = inst["keypoints_problem"].isna().to_numpy() & (k is not None)
     names = meta.keypoint_names if meta is not None else [str(j) for j in range(k or 0)]
 
@@ -719,7 +678,6 @@ def validate(
     if meta is not None and k:
         findings += _swap_findings(kp, kp_ok, entries, meta)
         report.sample = _flip_sample(inst, images, good, kp, kp_ok, meta, root, source)
-    return _done(report, t0)
 
 
 def _done(report: ValidationReport, t0: float) -> ValidationReport:

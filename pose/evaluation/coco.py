@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pose.data.coco import CocoData, read_json
+from pose.data.coco_parse import Column, KeypointProblem, Section, boxes, floats, ints, keypoint_rows
 from pose.data.meta import DatasetMeta
 from pose.errors import DataError
 from pose.evaluation import pck as pckm
@@ -75,53 +76,86 @@ def parse_results(results: list[dict[str, Any]] | str | Path, gt: CocoData) -> P
 
     if not isinstance(entries, list):
         raise err("<top>", f"expected a JSON list of results, got a JSON {type(entries).__name__}")
-    r = len(entries)
-    img = np.zeros(r, np.int64)
-    cat = np.zeros(r, np.int64)
-    score = np.zeros(r, np.float64)
-    bscore = np.full(r, np.nan)
-    area = np.full(r, np.nan)
-    ann = np.full(r, -1, np.int64)
-    flat: list[Any] = []
-    for i, e in enumerate(entries):
-        if not isinstance(e, dict):
-            raise err(f"[{i}]", "each result must be an object")
-        for key in ("image_id", "category_id", "keypoints", "score"):
-            if key not in e:
-                raise err(f"[{i}]", f"missing '{key}'")
-        for key in ("image_id", "category_id") + (("ann_id",) if "ann_id" in e else ()):
-            if not _is_int(e[key]):
-                raise err(f"[{i}].{key}", f"must be an integer, got {e[key]!r}")
-        kp = e["keypoints"]
-        if not isinstance(kp, list) or len(kp) != 3 * k:
-            got = len(kp) if isinstance(kp, list) else type(kp).__name__
-            raise err(f"[{i}].keypoints", f"expected {3 * k} values (K={k} x [x, y, score]), got {got}")
-        for key in ("score", "bbox_score"):
-            if key in e and not _is_number(e[key]):
-                raise err(f"[{i}].{key}", f"must be a finite number, got {e[key]!r}")
-        if "bbox" in e:
-            b = e["bbox"]
-            if not isinstance(b, list) or len(b) != 4 or not all(_is_number(v) for v in b):
-                raise err(f"[{i}].bbox", f"bbox must be [x, y, w, h] numbers, got {b!r}")
-            area[i] = max(b[2], 0) * max(b[3], 0)
-        img[i], cat[i], score[i] = e["image_id"], e["category_id"], e["score"]
-        bscore[i] = e.get("bbox_score", np.nan)
-        ann[i] = e.get("ann_id", -1)
-        flat.append(kp)
-    try:
-        kp_arr = np.asarray(flat, dtype=np.float64).reshape(r, k, 3)
-    except (TypeError, ValueError):
-        i = next(i for i, kp in enumerate(flat) if not all(_is_number(v) for v in kp))
-        raise err(f"[{i}].keypoints", "keypoints must be numbers") from None
-    bad = ~np.isfinite(kp_arr).all(axis=(1, 2))
-    if bad.any():
-        raise err(f"[{int(np.argmax(bad))}].keypoints", "NaN or infinite keypoint value")
+    rows = Section.of("results", entries)
+    r = _ResultColumns.read(rows, k)
+    _check_entries(rows, r, k, err)
+    bad = [i for i, p in enumerate(r.kp_problems) if p is not None]
+    if bad:
+        raise err(f"[{rows.pos[bad[0]]}].keypoints", "keypoints must be numbers")
+    kp = r.keypoints
+    nonfinite = ~np.isfinite(kp).all(axis=(1, 2))
+    if nonfinite.any():
+        raise err(f"[{int(np.argmax(nonfinite))}].keypoints", "NaN or infinite keypoint value")
+    img, cat = r.ints["image_id"].values, r.ints["category_id"].values
+    ann = np.where(r.has["ann_id"], r.ints["ann_id"].values, -1)
     _check_ids(img, cat, ann, gt, err)
+    wh = np.maximum(r.bbox.values[:, 2:], 0)
+    area = np.where(r.has["bbox"], wh[:, 0] * wh[:, 1], np.nan)
     no_box = np.isnan(area)
     if no_box.any():
-        ext = kp_arr[no_box, :, :2].max(axis=1) - kp_arr[no_box, :, :2].min(axis=1)
+        ext = kp[no_box, :, :2].max(axis=1) - kp[no_box, :, :2].min(axis=1)
         area[no_box] = ext[:, 0] * ext[:, 1]
-    return Predictions(img, cat, kp_arr[..., :2], kp_arr[..., 2], score, bscore, area, ann, source)
+    bscore = np.where(r.has["bbox_score"], r.floats["bbox_score"].values, np.nan)
+    return Predictions(img, cat, kp[..., :2], kp[..., 2], r.floats["score"].values, bscore, area, ann, source)
+
+
+@dataclass(eq=False)
+class _ResultColumns:
+    """The fields of a results list, read by ``pose.data.coco_parse``."""
+
+    has: dict[str, np.ndarray]  # key -> entries where it is there at all
+    ints: dict[str, Column]
+    floats: dict[str, Column]
+    bbox: Column
+    keypoints: np.ndarray  # (R, K, 3)
+    kp_problems: list[KeypointProblem | None]
+
+    @classmethod
+    def read(cls, rows: Section, k: int) -> _ResultColumns:
+        has = {key: rows.has(key) for key in ("image_id", "category_id", "keypoints", "score", "ann_id", "bbox_score", "bbox")}
+        kp, problems = keypoint_rows(rows.get("keypoints"), k)
+        return cls(
+            has,
+            {key: ints(rows.get(key)) for key in ("image_id", "category_id", "ann_id")},
+            {key: floats(rows.get(key)) for key in ("score", "bbox_score")},
+            boxes(rows.get("bbox")),
+            kp,
+            problems,
+        )
+
+
+_REQUIRED = ("image_id", "category_id", "keypoints", "score")
+
+
+def _check_entries(rows: Section, r: _ResultColumns, k: int, err: Any) -> None:
+    """Per entry, in this order: an object, the required keys, integer ids, 3K keypoint values,
+    finite scores, a ``[x, y, w, h]`` bbox. The first entry at fault raises."""
+    shape_bad = np.array([p is not None and p.kind != "number" for p in r.kp_problems], bool)
+    finite_box = r.bbox.ok & np.isfinite(r.bbox.values).all(axis=1)
+    checks = [~r.has[key] for key in _REQUIRED]
+    checks += [~r.ints["image_id"].ok, ~r.ints["category_id"].ok, r.has["ann_id"] & ~r.ints["ann_id"].ok, shape_bad]
+    checks += [r.has[key] & ~(r.floats[key].ok & np.isfinite(r.floats[key].values)) for key in ("score", "bbox_score")]
+    checks += [r.has["bbox"] & ~finite_box]
+    hit = rows.first_failing(checks)
+    if hit is None:
+        return
+    pos, check, row = hit
+    if check == 0:
+        raise err(f"[{pos}]", "each result must be an object")
+    e = rows.recs[row]
+    if check <= 4:
+        raise err(f"[{pos}]", f"missing '{_REQUIRED[check - 1]}'")
+    if check <= 7:
+        key = ("image_id", "category_id", "ann_id")[check - 5]
+        raise err(f"[{pos}].{key}", f"must be an integer, got {e[key]!r}")
+    if check == 8:
+        kp = e["keypoints"]
+        got = len(kp) if isinstance(kp, list) else type(kp).__name__
+        raise err(f"[{pos}].keypoints", f"expected {3 * k} values (K={k} x [x, y, score]), got {got}")
+    if check <= 10:
+        key = ("score", "bbox_score")[check - 9]
+        raise err(f"[{pos}].{key}", f"must be a finite number, got {e[key]!r}")
+    raise err(f"[{pos}].bbox", f"bbox must be [x, y, w, h] numbers, got {e['bbox']!r}")
 
 
 def _check_ids(img: np.ndarray, cat: np.ndarray, ann: np.ndarray, gt: CocoData, err: Any) -> None:
@@ -153,14 +187,6 @@ def ann_rows(gt: CocoData, ann_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     pos = np.minimum(np.searchsorted(gt.ann_ids[order], ann_ids), len(order) - 1)
     rows = order[pos]
     return rows, gt.ann_ids[rows] == ann_ids
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and bool(np.isfinite(v))
 
 
 # ------------------------------------------------------------------------ scoring

@@ -309,3 +309,15 @@ def test_evaluate_files_on_real_minicoco(shared_data: Path, tmp_path: Path) -> N
     assert json.loads(out.read_text())["AP"] == m["AP"]
     assert (out.parent / RESULTS_NAME).is_file()
     assert "PCK@0.05" in console.export_text()
+
+
+def test_results_keypoints_follow_the_coco_number_rule(scene) -> None:
+    """Results are read by the same parse path as the ground truth: numbers only, no numeric strings."""
+    d, kps = scene
+    gt = coco_from_dict(d)
+    good = result(1, kps[0])
+    assert len(parse_results([good], gt)) == 1
+    bad = {**good, "keypoints": ["1.5", *good["keypoints"][1:]]}
+    with pytest.raises(DataError, match="keypoints must be numbers") as e:
+        parse_results([good, bad], gt)
+    assert e.value.entry == "[1].keypoints"
