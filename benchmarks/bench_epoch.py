@@ -22,8 +22,8 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
-from pose.config import PoseParams  # noqa: E402
 from pose.data.synth import generate  # noqa: E402
+from pose.params import PoseParams  # noqa: E402
 from pose.recipes.topdown import train_pose  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

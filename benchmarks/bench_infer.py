@@ -25,7 +25,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
-from pose.config import PoseParams  # noqa: E402
 from pose.data.draw import fit  # noqa: E402
 from pose.data.meta import load_meta  # noqa: E402
 from pose.data.synth import image_rng, render_scene  # noqa: E402
@@ -33,6 +32,7 @@ from pose.detection.predict import checkpoint_config as det_config  # noqa: E402
 from pose.detection.presets import build_detector  # noqa: E402
 from pose.engine.checkpoint import save_checkpoint  # noqa: E402
 from pose.inference import infer  # noqa: E402
+from pose.params import PoseParams  # noqa: E402
 from pose.recipes.topdown import build_pose_model, checkpoint_config  # noqa: E402
 
 W, H, FPS = 640, 480, 30.0

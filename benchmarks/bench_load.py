@@ -142,12 +142,12 @@ def train_epoch(root: Path, iters: int) -> tuple[float, float, dict[str, Any]]:
 
     import torch
 
-    from pose.config import PoseParams
     from pose.data.dataset import TopdownDataset
     from pose.data.layout import load_dataset
     from pose.engine.loader import make_loader
     from pose.engine.trainer import OptimSettings, Task, fit
-    from pose.recipes.topdown import build_aug, build_pose_model
+    from pose.params import AugConfig, PoseParams
+    from pose.recipes.topdown import build_pose_model
 
     torch.set_num_threads(1)
     params = PoseParams.model_validate({"dataset": str(root), "model": {"preset": "rtmpose-t", "input_size": [32, 32]}})
@@ -155,7 +155,7 @@ def train_epoch(root: Path, iters: int) -> tuple[float, float, dict[str, Any]]:
     t0 = time.perf_counter()
     data, meta = load_dataset(root)
     model = build_pose_model(params, meta)
-    dataset = TopdownDataset(data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug({}))
+    dataset = TopdownDataset(data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=AugConfig())
     batch = 64
     full = len(dataset) // batch
     iters = full if iters <= 0 else min(iters, full)

@@ -226,7 +226,7 @@ def train(
     track: Track = False,
 ) -> None:
     """Train a top-down pose model."""
-    from pose.config import PoseParams, load_run_params
+    from pose.params import PoseParams, load_run_params
     from pose.recipes.topdown import train_pose
     from pose.tracking import callbacks, tracked
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import torch
 
-from pose.config import PoseParams
 from pose.data.layout import load_dataset
 from pose.engine.checkpoint import save_checkpoint
+from pose.params import PoseParams
 from pose.recipes.topdown import build_pose_model, checkpoint_config
 
 

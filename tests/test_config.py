@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from pose.config import DataParams, load_params
 from pose.errors import ConfigError
+from pose.params import DataParams, load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def test_bad_yaml_and_missing_file(tmp_path: Path) -> None:
 def test_run_params_map_flags_and_are_recorded(tmp_path: Path) -> None:
     import yaml
 
-    from pose.config import PoseParams, load_run_params, record_params
+    from pose.params import PoseParams, load_run_params, record_params
 
     f = tmp_path / "pose.yaml"
     f.write_text("model: {preset: rtmpose-t}\n")
@@ -71,12 +71,19 @@ def test_run_params_map_flags_and_are_recorded(tmp_path: Path) -> None:
     assert recorded["train"]["seed"] == 7 and recorded["model"]["preset"] == "rtmpose-t"
 
 
-def test_overrides_inside_free_form_mappings(tmp_path: Path) -> None:
-    from pose.config import PoseParams
+def test_overrides_inside_aug(tmp_path: Path) -> None:
+    from pose.params import AugConfig, PoseParams
 
     f = tmp_path / "pose.yaml"
     f.write_text("aug: {}\n")
     p = load_params(f, PoseParams, ["aug.rotate_factor=30", "aug.scale_range=[0.8, 1.2]"])
-    assert p.aug == {"rotate_factor": 30, "scale_range": [0.8, 1.2]}
+    assert p.aug == AugConfig(rotate_factor=30, scale_range=(0.8, 1.2))
+    with pytest.raises(ConfigError, match="unknown key 'aug.rotation'") as e:
+        load_params(f, PoseParams, ["aug.rotation=30"])
+    assert (e.value.hint or "").startswith("did you mean '")
+    f.write_text("aug: {flip_prob: 1.5}\n")
+    with pytest.raises(ConfigError, match="aug.flip_prob: probability must be in") as e:
+        load_params(f, PoseParams)
+    assert e.value.file == str(f)
     with pytest.raises(ConfigError, match="unknown key 'model.presett'"):
         load_params(f, PoseParams, ["model.presett=x"])

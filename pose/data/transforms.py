@@ -19,65 +19,18 @@ where noted, so predictions map back to image coordinates on the device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import TypeVar
 
 import cv2
 import numpy as np
 import torch
 
-from pose.errors import ConfigError
+from pose.params import AugConfig
 
 #: MMPose's ``bbox_xyxy2cs`` padding for top-down crops.
 BBOX_PADDING = 1.25
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
-
-
-@dataclass(frozen=True)
-class AugConfig:
-    """Training augmentation; defaults follow MMPose's top-down COCO recipes.
-
-    Each random op fires with its own probability. Scale is a truncated normal on
-    ``scale_range``; shift (as a fraction of the box size) and rotation (degrees) are truncated
-    normals times their factor, as MMPose's ``RandomBBoxTransform``. Photometric ops (brightness
-    delta, contrast and saturation factors, hue delta in OpenCV's 0..180 hue units) each fire with
-    ``photometric_prob``.
-    """
-
-    flip_prob: float = 0.5
-    half_body_prob: float = 0.3
-    half_body_min_keypoints: int = 9
-    half_body_min_upper: int = 2
-    half_body_min_lower: int = 3
-    half_body_padding: float = 1.5
-    half_body_upper_prob: float = 0.7
-    shift_factor: float = 0.16
-    shift_prob: float = 0.3
-    scale_range: tuple[float, float] = (0.75, 1.25)
-    scale_prob: float = 1.0
-    rotate_factor: float = 80.0
-    rotate_prob: float = 0.6
-    photometric_prob: float = 0.5
-    brightness: float = 32.0
-    contrast: tuple[float, float] = (0.5, 1.5)
-    saturation: tuple[float, float] = (0.5, 1.5)
-    hue: float = 18.0
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name.endswith("_prob") and not 0.0 <= v <= 1.0:
-                raise ConfigError(f"probability must be in [0, 1], got {v}", entry=f"aug.{f.name}")
-            if isinstance(v, tuple) and not (len(v) == 2 and 0 < v[0] <= v[1]):
-                raise ConfigError(f"range must be (low, high) with 0 < low <= high, got {v}", entry=f"aug.{f.name}")
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-                raise ConfigError(f"must be >= 0, got {v}", entry=f"aug.{f.name}")
-
-    @classmethod
-    def off(cls) -> AugConfig:
-        """No random op fires (evaluation-style crops)."""
-        return cls(flip_prob=0, half_body_prob=0, shift_prob=0, scale_prob=0, rotate_prob=0, photometric_prob=0)
 
 
 # ----------------------------------------------------------------------------- boxes

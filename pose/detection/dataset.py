@@ -16,7 +16,6 @@ generator (seeded per worker by the loader), so a loader with a seeded generator
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -26,16 +25,10 @@ from torch.utils.data import Dataset
 
 from pose.data.coco import CocoData
 from pose.data.image import read_image
+from pose.params import DetAug
 
 #: Padding colour (BGR) where scale jitter zooms out.
 PAD_VALUE = (114, 114, 114)
-
-
-@dataclass(frozen=True)
-class DetAug:
-    flip: float = 0.5  # probability of a horizontal flip
-    scale: tuple[float, float] = (0.75, 1.25)  # zoom range; (1, 1) disables scale jitter
-    min_box: float = 2.0  # boxes thinner than this (px, after augmentation) are dropped
 
 
 def category_labels(data: CocoData) -> tuple[list[int], list[str]]:

@@ -27,6 +27,7 @@ from torchvision.ops import Conv2dNormActivation
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from pose.errors import ConfigError
+from pose.params.detector import PRESET_INPUT_SIZES as SIZES
 
 
 @dataclass(frozen=True)
@@ -83,10 +84,10 @@ def _fcos_tiny(num_classes: int, size: int, fpn: int = 64) -> nn.Module:
 
 
 PRESETS: dict[str, DetectorPreset] = {
-    "fcos-tiny": DetectorPreset(_fcos_tiny, 192, "FCOS, 5-stage plain-conv backbone + 64-ch FPN; CPU-trainable from scratch"),
-    "ssdlite320-mobilenetv3": DetectorPreset(_ssdlite, 320, "SSDlite, MobileNetV3-Large (torchvision)"),
-    "fasterrcnn-mobilenetv3-fpn": DetectorPreset(_fasterrcnn, 320, "Faster R-CNN, MobileNetV3-Large FPN (torchvision, 320 px)"),
-    "fcos-resnet50": DetectorPreset(_fcos_r50, 512, "FCOS, ResNet-50 FPN (torchvision)"),
+    "fcos-tiny": DetectorPreset(_fcos_tiny, SIZES["fcos-tiny"], "FCOS, 5-stage plain-conv backbone + 64-ch FPN; CPU-trainable from scratch"),
+    "ssdlite320-mobilenetv3": DetectorPreset(_ssdlite, SIZES["ssdlite320-mobilenetv3"], "SSDlite, MobileNetV3-Large (torchvision)"),
+    "fasterrcnn-mobilenetv3-fpn": DetectorPreset(_fasterrcnn, SIZES["fasterrcnn-mobilenetv3-fpn"], "Faster R-CNN, MobileNetV3-Large FPN (torchvision, 320 px)"),
+    "fcos-resnet50": DetectorPreset(_fcos_r50, SIZES["fcos-resnet50"], "FCOS, ResNet-50 FPN (torchvision)"),
 }
 
 

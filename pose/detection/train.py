@@ -15,12 +15,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from pose.config import load_params, load_run_params, record_params, validate_params
 from pose.data.coco import CocoData
 from pose.data.layout import load_dataset
 from pose.detection.dataset import DetectionDataset, category_labels, collate
 from pose.detection.evaluate import evaluate_boxes, results_json
-from pose.detection.params import DetectorParams
 from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
@@ -28,6 +26,7 @@ from pose.engine.loader import make_loader
 from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
 from pose.errors import ConfigError
 from pose.fileio import write_json
+from pose.params import DetectorParams, load_params, load_run_params, record_params, validate_params
 
 #: Metrics ``fit`` records after each validation.
 VAL_KEYS = ("bbox_mAP", "bbox_mAP50", "bbox_mAP75", "bbox_AR")

@@ -19,13 +19,13 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 if TYPE_CHECKING:
-    from pose.config import DataParams
+    from pose.params import DataParams
 
 pipeline_app = typer.Typer(help="The DVC pipeline: bootstrap data, stage commands, run, params overrides.", no_args_is_help=True)
 
 
 def _data_params(path: Path) -> DataParams:
-    from pose.config import DataParams, load_params
+    from pose.params import DataParams, load_params
 
     return load_params(path, DataParams)
 
@@ -91,10 +91,9 @@ def evaluate(
     track: Track = False,
 ) -> None:
     """Stage `evaluate`: pose AP/PCK on GT and detector boxes, detector mAP, plots."""
-    from pose.config import load_params
     from pose.fileio import write_json
+    from pose.params import EvalParams, load_params
     from pose.pipeline.evaluate import evaluate_pipeline
-    from pose.pipeline.params import EvalParams
     from pose.tracking import tracked
 
     p = load_params(params, EvalParams)
@@ -118,9 +117,8 @@ def publish(
     out: Path = typer.Option(Path("build/publish"), help="Published files and publish.json."),
 ) -> None:
     """Stage `publish`: `pose publish CHECKPOINT --out DIR [--register]` with params/publish.yaml; result in DIR/publish.json."""
-    from pose.config import load_params
     from pose.fileio import write_json
-    from pose.pipeline.params import PublishParams
+    from pose.params import PublishParams, load_params
     from pose.pipeline.dvc import PUBLISH_RESULT
     from pose.publish.package import publish_command
 
@@ -133,7 +131,7 @@ def publish(
 @pipeline_app.command("set")
 def set_(assignments: list[str] = typer.Argument(..., help="FILE:KEY=VALUE, e.g. params/pose.yaml:train.epochs=1")) -> None:
     """Change params files (checked against their schema, written atomically), as `dvc exp run -S` would."""
-    from pose.pipeline.params import set_params
+    from pose.params import set_params
 
     changed = set_params(Path.cwd(), assignments)
     console.print("changed: " + (", ".join(str(p) for p in changed) or "nothing"))

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from pose.engine.checkpoint import LATEST, load_checkpoint
-from pose.pipeline.params import EvalParams
+from pose.params import EvalParams
 from pose.pipeline.plots import history_series, line_chart, save_png
 
 POSE_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AUC", "EPE", "NME")

@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from pose.config import DataParams
 from pose.data.coco import read_json
 from pose.data.layout import ANNOTATIONS, IMAGES, META, split_file, splits
 from pose.errors import ConfigError, DataError
 from pose.fileio import atomic_dir, write_json
+from pose.params import DataParams
 
 SYNTH_DIR = "data/synth"
 

@@ -21,9 +21,8 @@ from typing import Any, Optional
 from pydantic import BaseModel, Field
 
 from pose import tracking
-from pose.config import DataParams, load_params
+from pose.params import DataParams, ScheduleParams, load_params, set_params
 from pose.pipeline.dvc import METRICS, PUBLISH_RESULT, StageFailed, data_md5, dvc, pipeline_lock, status
-from pose.pipeline.params import ScheduleParams, set_params
 from pose.pipeline.prepare import ensure_data
 
 

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from pose.codecs import codec_config
-from pose.config import PoseParams
 from pose.data.meta import DatasetMeta
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.errors import CheckpointError, ConfigError, PoseError
 from pose.fileio import write_bytes, write_text
 from pose.models import TopdownPoseEstimator
+from pose.params import PoseParams
 from pose.publish.onnx import OnnxPoseModel, export_onnx, output_shapes, sha256_file
 from pose.recipes.topdown import build_pose_model, model_from_checkpoint
 from pose.tracking import flatten

@@ -7,7 +7,6 @@ scores a checkpoint with the reference COCO evaluation.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from pose.config import PoseParams, record_params
 from pose.data.coco import CocoData, xyxy_to_xywh
 from pose.data.dataset import TopdownDataset
 from pose.data.layout import load_dataset
 from pose.data.meta import DatasetMeta
-from pose.data.transforms import AugConfig, input_to_image
+from pose.data.transforms import input_to_image
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.engine.loader import make_loader
@@ -29,20 +27,9 @@ from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resol
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
 from pose.models import TopdownPoseEstimator, build_model
+from pose.params import PoseParams, record_params
 
 KIND = "pose"
-
-
-def build_aug(overrides: dict[str, Any]) -> AugConfig:
-    names = {f.name for f in dataclasses.fields(AugConfig)}
-    unknown = sorted(set(overrides) - names)
-    if unknown:
-        import difflib
-
-        close = difflib.get_close_matches(unknown[0], sorted(names), n=1)
-        raise ConfigError(f"unknown key 'aug.{unknown[0]}'", entry=f"aug.{unknown[0]}", hint=f"did you mean '{close[0]}'?" if close else None)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
-    return AugConfig(**values)
 
 
 def build_pose_model(params: PoseParams, meta: DatasetMeta) -> TopdownPoseEstimator:
@@ -122,7 +109,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         torch.manual_seed(t.seed)
         workers = resolve_workers(t.workers, dev)
         model = build_pose_model(params, meta)
-        train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=build_aug(params.aug))
+        train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=params.aug)
         if len(train_set) == 0:
             raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
 

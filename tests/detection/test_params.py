@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pose.config import load_params
-from pose.detection.params import DetectorParams
+from pose.params import DetectorParams, load_params
 from pose.errors import ConfigError
 
 YAML = Path(__file__).resolve().parents[2] / "params" / "detector.yaml"

@@ -64,3 +64,10 @@ def test_default_input_size_and_errors() -> None:
     assert err.value.hint == "did you mean 'fcos-tiny'?"
     with pytest.raises(ConfigError, match="at least one category"):
         build_detector("fcos-tiny", 0)
+
+
+def test_params_name_exactly_the_built_presets() -> None:
+    from pose.params.detector import PRESET_INPUT_SIZES
+
+    assert list(PRESETS) == list(PRESET_INPUT_SIZES)
+    assert {n: p.input_size for n, p in PRESETS.items()} == PRESET_INPUT_SIZES

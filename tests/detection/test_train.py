@@ -11,11 +11,11 @@ import torch
 import yaml
 
 from pose.data.synth import generate
-from pose.detection.params import DetectorParams
 from pose.detection.predict import detect, load_detector
 from pose.detection import train as det_train
 from pose.engine.checkpoint import LATEST, load_checkpoint
 from pose.errors import CheckpointError, ConfigError
+from pose.params import DetectorParams
 
 pytestmark = pytest.mark.slow
 

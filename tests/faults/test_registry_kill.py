@@ -17,9 +17,9 @@ import torch
 from faults.support import child_env, finish, kill_group, start, wait_for
 
 from pose import tracking
-from pose.config import PoseParams
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
+from pose.params import PoseParams
 from pose.publish import registry
 from pose.publish.package import load_published, publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config

@@ -40,7 +40,7 @@ def test_dir_md5_equals_dvcs_hash(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_regenerated_embedded_data_matches_data_dvc(tmp_path: Path) -> None:
     """A fresh clone has no remote: `pose pipeline data` must recreate exactly what data.dvc records."""
-    from pose.config import DataParams, load_params
+    from pose.params import DataParams, load_params
     from pose.pipeline.prepare import ensure_data
 
     ensure_data(tmp_path, load_params(PROJECT / "params/data.yaml", DataParams))

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pose.config import load_params
 from pose.errors import ConfigError
-from pose.pipeline.params import EvalParams, PublishParams, ScheduleParams, parse_assignment, set_params
+from pose.params import EvalParams, load_params, PublishParams, ScheduleParams, parse_assignment, set_params
 
 PROJECT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from pose.config import DataParams
 from pose.data.layout import load_dataset
 from pose.errors import ConfigError, DataError
+from pose.params import DataParams
 from pose.pipeline.prepare import ensure_data, prepare, source_dir, split_by_image, synth_matches
 
 TINY = {"images": 4, "size": 64, "seed": 3}

@@ -10,10 +10,10 @@ import torch
 
 from pose import tracking
 from pose.data.synth import generate
-from pose.detection.params import DetectorParams
 from pose.detection.predict import checkpoint_config, load_detector
 from pose.detection.presets import build_detector
 from pose.engine.checkpoint import load_checkpoint, save_checkpoint
+from pose.params import DetectorParams
 from pose.publish import registry
 from pose.publish.detector import model_name, publish_and_gate, publish_detector
 

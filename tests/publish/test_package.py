@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pose.config import PoseParams
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
 from pose.errors import CheckpointError, ConfigError
+from pose.params import PoseParams
 from pose.publish.package import load_any_pose, load_published, publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config
 

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from pose import tracking
-from pose.config import PoseParams
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
 from pose.errors import CheckpointError, ConfigError
+from pose.params import PoseParams
 from pose.publish import registry
 from pose.publish.package import load_published, publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config

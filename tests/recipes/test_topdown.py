@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from pose.config import PoseParams
 from pose.data.synth import generate
 from pose.engine.checkpoint import load_checkpoint, save_checkpoint
 from pose.errors import CheckpointError, ConfigError
+from pose.params import PoseParams
 from pose.recipes.topdown import model_from_checkpoint, score_checkpoint, train_pose
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pose.config import DataParams
 from pose.data.coco import load_coco, resolve_image_path
 from pose.data.validate import validate
 from pose.errors import ConfigError, DataError
+from pose.params import DataParams
 from pose.pipeline.prepare import source_dir
 
 K = 17

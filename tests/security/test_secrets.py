@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from pose import tracking
-from pose.config import PoseParams
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
 from pose.engine.trainer import OptimSettings, Task, fit
+from pose.params import PoseParams
 from pose.publish import registry
 from pose.publish.package import publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config

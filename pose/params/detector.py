@@ -1,12 +1,31 @@
-"""``params/detector.yaml``: the detector's typed params (pydantic, same rules as ``pose.config``)."""
+"""``params/detector.yaml``: detector training and testing (same rules as every params file)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import Field, field_validator
 
-from pose.config import Strict, TrainParams
-from pose.detection.dataset import DetAug
-from pose.detection.presets import PRESETS
+from pose.params.base import Strict
+from pose.params.train import TrainParams
+
+#: The detector presets a params file may name -> their default input size (long side, px);
+#: ``pose.detection.presets`` builds each of them and takes its size from here.
+PRESET_INPUT_SIZES: dict[str, int] = {
+    "fcos-tiny": 192,
+    "ssdlite320-mobilenetv3": 320,
+    "fasterrcnn-mobilenetv3-fpn": 320,
+    "fcos-resnet50": 512,
+}
+
+
+@dataclass(frozen=True)
+class DetAug:
+    """The detection dataset's augmentation (``pose.detection.dataset`` applies it)."""
+
+    flip: float = 0.5  # probability of a horizontal flip
+    scale: tuple[float, float] = (0.75, 1.25)  # zoom range; (1, 1) disables scale jitter
+    min_box: float = 2.0  # boxes thinner than this (px, after augmentation) are dropped
 
 
 class DetectorAugParams(Strict):
@@ -46,9 +65,9 @@ class DetectorParams(Strict):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, v: str) -> str:
-        if v not in PRESETS:
-            raise ValueError(f"unknown detector preset '{v}' (one of {', '.join(PRESETS)})")
+        if v not in PRESET_INPUT_SIZES:
+            raise ValueError(f"unknown detector preset '{v}' (one of {', '.join(PRESET_INPUT_SIZES)})")
         return v
 
     def resolved_input_size(self) -> int:
-        return self.input_size or PRESETS[self.preset].input_size
+        return self.input_size or PRESET_INPUT_SIZES[self.preset]
