@@ -29,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pose.data.image import read_image
 from pose.errors import ConfigError, DataError
 from pose.fileio import write_bytes
+from pose.inference.videoprobe import UNREADABLE, probe_video
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 #: Video suffixes written as H.264 by ffmpeg; ``.avi`` is Motion JPEG by OpenCV.
@@ -118,14 +119,17 @@ def _open_capture(target: str | int) -> tuple[Any, np.ndarray | None]:
 
 
 def _video(path: Path) -> FrameSource:
+    """A video file: refused when it has no frames or a variable frame rate (``probe_video``),
+    or when OpenCV cannot decode its first frame."""
+    timing = probe_video(path)
     cap, first = _open_capture(str(path))
     if first is None:
         cap.release()
-        raise DataError("cannot read video (not a video, unsupported codec or corrupt)", file=path)
+        raise DataError(UNREADABLE, file=path)
     fps = cap.get(cv2.CAP_PROP_FPS)
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    return FrameSource("video", str(path), fps if fps > 0 and math.isfinite(fps) else STILLS_FPS, count if count > 0 else None,
-                       _captured(cap, first), cap.release)
+    if not (fps > 0 and math.isfinite(fps)):
+        fps = 1 / timing.interval if timing.interval else STILLS_FPS
+    return FrameSource("video", str(path), fps, timing.frames, _captured(cap, first, timing.frames, path), cap.release)
 
 
 def _webcam(index: int) -> FrameSource:
@@ -137,13 +141,17 @@ def _webcam(index: int) -> FrameSource:
     return FrameSource("webcam", f"webcam:{index}", fps if fps > 0 else STILLS_FPS, None, _captured(cap, first), cap.release)
 
 
-def _captured(cap: Any, first: np.ndarray) -> Iterator[Frame]:
+def _captured(cap: Any, first: np.ndarray, expected: int | None = None, path: Path | None = None) -> Iterator[Frame]:
+    """Frames until the capture ends; a video file that ends before its ``expected`` frames
+    (truncated or corrupt) is an error, so no output covers only part of it unnoticed."""
     frame, i = first, 0
     while frame is not None:
         yield Frame(i, f"frame_{i:06d}", frame)
         ok, frame = cap.read()
         frame = frame if ok else None
         i += 1
+    if expected is not None and i < expected:
+        raise DataError(f"video ends after {i} of its {expected} frames (truncated or corrupt)", file=path, entry=f"frame_{i:06d}")
 
 
 def batches(source: FrameSource, size: int) -> Iterator[list[Frame]]:
