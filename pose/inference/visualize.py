@@ -56,11 +56,24 @@ def draw_result(
     draw_heatmap: bool = False,
     show_kpt_idx: bool = False,
 ) -> np.ndarray:
-    """One frame's predictions drawn on a copy of ``image``; keypoints scoring <= ``kpt_thr`` are hidden."""
+    """One frame's predictions drawn on a copy of ``image``; keypoints scoring <= ``kpt_thr`` are
+    hidden; a tracked result gets its track ids written at the boxes' top-left corners."""
     base = overlay_heatmap(image, heatmap_canvas(result)) if draw_heatmap else image
-    return draw_instances(base, result.keypoints, score_visibility(result.keypoint_scores, kpt_thr), meta,
-                          bboxes=result.boxes if draw_bbox and len(result) else None, radius=radius, thickness=thickness,
-                          show_index=show_kpt_idx)
+    out = draw_instances(base, result.keypoints, score_visibility(result.keypoint_scores, kpt_thr), meta,
+                         bboxes=result.boxes if draw_bbox and len(result) else None, radius=radius, thickness=thickness,
+                         show_index=show_kpt_idx)
+    return draw_track_ids(out, result) if result.track_ids is not None else out
+
+
+def draw_track_ids(image: np.ndarray, result: FrameResult) -> np.ndarray:
+    """``#id`` of each instance, white on black, at its box's top-left corner (in place)."""
+    for box, tid in zip(result.boxes, result.track_ids if result.track_ids is not None else ()):
+        x, y = int(max(box[0], 0)), int(max(box[1], 0))
+        text = f"#{int(tid)}"
+        (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+        cv2.rectangle(image, (x, y), (x + w + 4, y + h + 6), (0, 0, 0), -1)
+        cv2.putText(image, text, (x + 2, y + h + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
 
 
 def compare_panel(

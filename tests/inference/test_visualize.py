@@ -87,3 +87,14 @@ def test_empty_frame_draws_nothing() -> None:
                         np.zeros((0, K), np.float32))
     image = np.full((40, 50, 3), 7, np.uint8)
     np.testing.assert_array_equal(draw_result(image, empty, META, draw_bbox=True), image)
+
+
+def test_track_ids_are_written_at_the_box() -> None:
+    res = frame(np.zeros(K))  # no keypoint drawn
+    black = np.zeros((160, 200, 3), np.uint8)
+    assert not draw_result(black, res, META, draw_bbox=False).any()
+    res.track_ids = np.array([7])
+    tagged = draw_result(black, res, META, draw_bbox=False)
+    ys, xs = np.nonzero(tagged.any(axis=2))
+    assert len(ys) > 10 and xs.min() >= 5 and ys.min() >= 5 and xs.max() < 40 and ys.max() < 30  # "#7" at (5, 5)
+    assert not black.any()

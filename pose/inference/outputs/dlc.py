@@ -1,7 +1,7 @@
 """DeepLabCut analysis files: ``<video>DLC_<model>.h5`` and ``.csv``, as DLC's ``analyze_videos`` writes.
 
 Columns are DLC's multi-index (scorer / bodyparts / coords x, y, likelihood; with an
-``individuals`` level between scorer and bodyparts when the results are tracked), one row per
+``individuals`` level between scorer and bodyparts when several animals are tracked), one row per
 frame (index 0..F-1), NaN where nothing was found. The HDF5 file is a pandas table under key
 ``df_with_missing`` (PyTables), so ``pd.read_hdf(path)`` and
 ``pd.read_csv(path, header=[0, 1, 2], index_col=0)`` (``[0, 1, 2, 3]`` tracked) load them.
@@ -38,7 +38,7 @@ def dlc_frame(results: VideoResults) -> pd.DataFrame:
     names = results.meta.keypoint_names
     data = np.concatenate([ident.keypoints, ident.scores[..., None]], axis=3)  # (T, F, K, 3)
     table = data.transpose(1, 0, 2, 3).reshape(results.num_frames, -1)
-    if results.tracked:
+    if results.multi:
         columns = pd.MultiIndex.from_product([[scorer(results)], ident.names(), names, COORDS],
                                              names=["scorer", "individuals", "bodyparts", "coords"])
     else:

@@ -69,7 +69,8 @@ def to_nwbfile(results: VideoResults) -> NWBFile:
         name = "PoseEstimation" if tid == UNTRACKED else f"PoseEstimation_{track_name(tid)}"
         behavior.add(PoseEstimation(
             name=name, pose_estimation_series=_series(results, ident.keypoints[row], ident.scores[row], times),
-            description=f"{track_name(tid)}: keypoints of '{results.meta.name}' from {Path(results.model).name}",
+            description=f"{'the animal' if tid == UNTRACKED else track_name(tid)}: keypoints of '{results.meta.name}' "
+                        f"from {Path(results.model).name}",
             scorer=results.model_name, source_software="posepipe", skeleton=skeleton, device=camera, source_video=video))
     return nwb
 

@@ -3,8 +3,9 @@
 ``pose infer`` appends one ``FrameResult`` per decoded frame (none skipped, so list index =
 frame index); a frame where nothing was found holds zero instances. With tracking on, every
 frame carries ``track_ids`` and each id is one animal (one DLC individual, one SLEAP track, one
-NWB ``PoseEstimation``). Without tracking the formats that need one animal per row (DLC, NWB)
-take the most confident instance of each frame.
+NWB ``PoseEstimation``). Without tracking, or for a single animal (``single``: tracked with at
+most one track), the formats that need one animal per row (DLC, NWB) take the most confident
+instance of each frame and use their single-animal layout.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class VideoResults:
     fps: float
     frame_size: tuple[int, int]  # (w, h)
     frames: list[FrameResult] = field(default_factory=list)
+    single: bool = False  # one animal: single-animal layouts even when tracked
 
     def add(self, result: FrameResult) -> None:
         self.frames.append(result)
@@ -60,6 +62,11 @@ class VideoResults:
     @property
     def tracked(self) -> bool:
         return bool(self.frames) and all(f.track_ids is not None for f in self.frames)
+
+    @property
+    def multi(self) -> bool:
+        """One row group per track id (DLC individuals, one NWB PoseEstimation per track)."""
+        return self.tracked and not self.single
 
     @property
     def model_name(self) -> str:
@@ -77,8 +84,8 @@ class VideoResults:
         return sorted(seen)
 
     def identities(self) -> Identities:
-        """Arrays per identity; untracked results keep each frame's most confident instance."""
-        ids = self.track_ids()
+        """Arrays per track (``multi``), else one identity: each frame's most confident instance."""
+        ids = self.track_ids() if self.multi else [UNTRACKED]
         row = {t: i for i, t in enumerate(ids)}
         n, k = self.num_frames, self.meta.num_keypoints
         kpts = np.full((len(ids), n, k, 2), np.nan)
@@ -88,11 +95,8 @@ class VideoResults:
             if not len(frame):
                 continue
             means = frame.keypoint_scores.mean(axis=1)
-            picks = [(row[int(t)], j) for j, t in enumerate(frame.track_ids)] if self.tracked \
+            picks = [(row[int(t)], j) for j, t in enumerate(frame.track_ids)] if self.multi \
                 else [(0, int(np.argmax(means)))]  # type: ignore[arg-type]
             for r, j in picks:
                 kpts[r, fi], scores[r, fi], inst[r, fi] = frame.keypoints[j], frame.keypoint_scores[j], means[j]
         return Identities(ids, kpts, scores, inst)
-
-    def most_instances(self) -> int:
-        return max((len(f) for f in self.frames), default=0)

@@ -55,6 +55,13 @@ def test_tracked_files_have_individuals(tracked: VideoResults, tmp_path: Path) -
                 assert cell.isna().all()
 
 
+def test_single_animal_tracked_keeps_the_single_animal_header(tracked: VideoResults, tmp_path: Path) -> None:
+    tracked.single = True  # --max-tracks 1
+    h5, _ = write_dlc(tracked, tmp_path)
+    df = pd.read_hdf(h5)
+    assert df.columns.names == ["scorer", "bodyparts", "coords"] and df.shape == (len(PRESENT), 3 * 17)
+
+
 def test_failed_write_leaves_neither_file(untracked: VideoResults, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
