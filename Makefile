@@ -18,7 +18,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS := false
 
-.PHONY: setup pipeline data test test-fast bench clean serve trigger ui dvc-status
+.PHONY: setup pipeline data test test-fast bench clean serve trigger ui dvc-status plots
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,13 @@ ui: setup
 
 dvc-status:
 	$(BIN)/dvc status
+
+# dvc.yaml's plots (training curves, PCK curve, the evaluate stage's PNGs) as $(BUILD)/plots/index.html,
+# rendered offline: docs/vega/plots.html loads the vendored vega scripts copied beside the page.
+# REVS="main my-exp" overlays revisions or experiments (dvc plots diff) instead of the workspace.
+plots: setup
+	$(BIN)/dvc plots $(if $(REVS),diff $(REVS),show) --html-template docs/vega/plots.html -o $(BUILD)/plots
+	mkdir -p $(BUILD)/plots/vega && cp docs/vega/*.min.js $(BUILD)/plots/vega/
 
 test: setup
 	@$(BIN)/python -m pytest -q; rc=$$?; \

@@ -22,6 +22,7 @@ from pose.detection.evaluate import evaluate_boxes, results_json
 from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
+from pose.engine.curves import CurveFiles
 from pose.engine.loader import make_loader
 from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
 from pose.errors import ConfigError
@@ -110,7 +111,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
         record_params(work_dir, params)
     t0 = time.perf_counter()
     summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=seed, workers=workers, resume=resume,
-                  load_from=load_from, validate=validate, callbacks=callbacks, console=console)
+                  load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)], console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["train_images"] = len(train_set)
     summary["is_main"] = dist.is_main()

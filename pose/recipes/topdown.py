@@ -22,6 +22,7 @@ from pose.data.meta import DatasetMeta
 from pose.data.transforms import input_to_image
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import load_checkpoint, model_state
+from pose.engine.curves import CurveFiles
 from pose.engine.loader import make_loader
 from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
 from pose.errors import CheckpointError, ConfigError
@@ -30,6 +31,8 @@ from pose.models import TopdownPoseEstimator, build_model
 from pose.params import PoseParams, record_params
 
 KIND = "pose"
+#: Metrics validation records per epoch (checkpoint history, MLflow, ``plots/val.tsv``).
+VAL_KEYS = ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
 
 
 def build_pose_model(params: PoseParams, meta: DatasetMeta) -> TopdownPoseEstimator:
@@ -125,8 +128,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
                 return {}
             metrics = evaluate(m, val_data, meta, batch_size=params.test.batch_size, workers=workers,
                                out_dir=Path(work_dir) / "val")
-            return {k: float(v) for k, v in metrics.items() if k in ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
-                    and v is not None}
+            return {k: float(v) for k, v in metrics.items() if k in VAL_KEYS and v is not None}
 
         task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=max(1, len(loaders(0))), evaluate=evaluate_val, best_metric="AP",
                     config=checkpoint_config(params, meta, model, data=train_data.fingerprint() + val_data.fingerprint()))
@@ -135,7 +137,8 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         if is_main:
             record_params(work_dir, params)
         summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=workers,
-                      resume=resume, load_from=load_from, validate=validate, callbacks=callbacks, console=console)
+                      resume=resume, load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)],
+                      console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["is_main"] = is_main
     summary["train_instances"] = len(train_set)

@@ -46,6 +46,12 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
     assert len(json.loads((tiny_repo / "build/eval/pck_curve.json").read_text())) == 10
     assert {p.name for p in (tiny_repo / "build/eval/plots").glob("*.png")} >= {"pck_curve.png", "pose_loss.png"}
     assert list((tiny_repo / "build/eval/plots").glob("compare_*.png")), "GT-vs-prediction panels are logged"
+    from pose.engine.curves import TRAIN, VAL, read_rows
+
+    for work, val_key in (("build/pose", "AP"), ("build/detector", "bbox_mAP")):
+        train, val = read_rows(tiny_repo / work / TRAIN), read_rows(tiny_repo / work / VAL)
+        assert [r["epoch"] for r in train] == [r["epoch"] for r in val] == ["1"], (work, train, val)
+        assert float(train[0]["loss"]) > 0 and float(val[0][val_key]) >= 0
 
     result = json.loads((tiny_repo / "build/publish/publish.json").read_text())
     pth, onnx = tiny_repo / result["published"], tiny_repo / result["onnx"]
@@ -105,6 +111,11 @@ def test_dvc_repro_full_chain_then_noop(tiny_repo: Path) -> None:
     assert table.returncode == 0, table.stderr
     flat = json.dumps(json.loads(table.stdout))
     assert "fewer-examples" in flat and '"examples": 2' in flat and '"AP"' in flat, flat[:3000]
+    # dvc.yaml's training curves compare across the experiment and the workspace.
+    diff = run([str(BIN / "dvc"), "plots", "diff", "fewer-examples", "--json"], tiny_repo)
+    assert diff.returncode == 0, diff.stderr
+    pose_loss = json.loads(diff.stdout)["data"]["pose_loss"][0]
+    assert {"fewer-examples", "workspace"} <= set(pose_loss["revisions"]), pose_loss.get("revisions")
 
     port = _free_port()
     ui = subprocess.Popen([str(BIN / "mlflow"), "ui", "--backend-store-uri", f"sqlite:///{tiny_repo / 'mlruns' / 'mlflow.db'}",
