@@ -22,6 +22,8 @@ from pose.fileio import write_json
 RESULTS_NAME = "bbox_results.json"
 #: Flat metric key -> COCOeval ``stats`` index.
 STATS = {"bbox_mAP": 0, "bbox_mAP50": 1, "bbox_mAP75": 2, "bbox_AR": 8}
+#: The detector's metrics, in that order (what validation records and publishing gates on).
+BBOX_KEYS = tuple(STATS)
 
 
 def results_json(image_ids: Sequence[int], detections: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from pose.data.coco import CocoData
 from pose.data.layout import load_dataset
 from pose.detection.dataset import DetectionDataset, category_labels, collate
-from pose.detection.evaluate import evaluate_boxes, results_json
+from pose.detection.evaluate import BBOX_KEYS, evaluate_boxes, results_json
 from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
@@ -28,9 +28,6 @@ from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resol
 from pose.errors import ConfigError
 from pose.fileio import write_json
 from pose.params import DetectorParams, load_params, load_run_params, record_params, validate_params
-
-#: Metrics ``fit`` records after each validation.
-VAL_KEYS = ("bbox_mAP", "bbox_mAP50", "bbox_mAP75", "bbox_AR")
 
 
 @torch.no_grad()
@@ -102,7 +99,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
             return {}
         metrics = evaluate_detector(m, val_data, category_ids, batch_size=params.test.batch_size, workers=workers,
                                     out_dir=Path(work_dir) / "val")
-        return {k: float(metrics[k]) for k in VAL_KEYS if metrics[k] is not None}
+        return {k: float(metrics[k]) for k in BBOX_KEYS if metrics[k] is not None}
 
     task = Task(model=model, loss=_loss, loaders=loaders, iters_per_epoch=iters, evaluate=evaluate_val, best_metric="bbox_mAP",
                 config={**checkpoint_config(params.preset, size, names, category_ids, params.model_dump(mode="json"),

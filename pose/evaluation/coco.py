@@ -32,6 +32,7 @@ from pose.data.coco_parse import Column, KeypointProblem, Section, boxes, floats
 from pose.data.meta import DatasetMeta
 from pose.errors import DataError
 from pose.evaluation import pck as pckm
+from pose.evaluation.keys import COCO_KEYS, FRACTION_KEYS
 from pose.fileio import write_json
 
 #: Keypoint scores at or below this do not count towards the instance score (MMPose: 0.2).
@@ -40,8 +41,6 @@ KPT_SCORE_THR = 0.2
 NMS_THR = 0.9
 #: Name of the dumped results file inside ``out_dir``.
 RESULTS_NAME = "keypoint_results.json"
-#: COCOeval ``stats`` indices for keypoints, in order.
-COCO_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 #: Element budget of one batched OKS block (B x n x n x K floats).
 _OKS_BLOCK = 4_000_000
 
@@ -385,9 +384,6 @@ def evaluate_keypoints(
     return metrics
 
 
-_FRACTIONS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl", "AUC", "NME")
-
-
 def print_metrics(metrics: dict[str, Any], console: Console, *, title: str = "keypoint evaluation") -> None:
     """A rich table of the metrics, with a loud warning when the OKS sigmas were defaulted."""
     table = Table(title=title)
@@ -400,7 +396,7 @@ def print_metrics(metrics: dict[str, Any], console: Console, *, title: str = "ke
             text = "n/a"
         elif key == "EPE":
             text = f"{v:.2f} px"
-        elif isinstance(v, float) and (key in _FRACTIONS or key.startswith("PCK")):
+        elif isinstance(v, float) and (key in FRACTION_KEYS or key.startswith("PCK")):
             text = f"{v:.4f}"
         else:
             text = str(v)

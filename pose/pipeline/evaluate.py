@@ -15,11 +15,9 @@ from typing import Any
 import numpy as np
 
 from pose.engine.checkpoint import LATEST, load_checkpoint
+from pose.evaluation.keys import STAGE_KEYS, SUMMARY_KEYS
 from pose.params import EvalParams
 from pose.pipeline.plots import history_series, line_chart, save_png
-
-POSE_KEYS = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AUC", "EPE", "NME")
-DET_POSE_KEYS = ("AP", "AP50", "AP75", "AR")
 
 
 def _finite(d: dict[str, Any], keys: tuple[str, ...] | list[str], prefix: str = "") -> dict[str, float]:
@@ -77,7 +75,7 @@ def evaluate_pipeline(pose_ckpt: str | Path, det_ckpt: str | Path, dataset: str 
         ds = TopdownDataset(gt, meta, input_size=model.input_size, train=False, boxes=boxes)
         det_results = predict(model, ds, batch_size=params.batch_size) if len(ds) else []
         on_det = evaluate_keypoints(gt, det_results, meta, out_dir=_mk(tmp / "det_boxes"))
-    metrics = {**_finite(on_gt, [*POSE_KEYS, *(f"PCK@{t:g}" for t in thrs)]), **_finite(on_det, DET_POSE_KEYS, "det_"),
+    metrics = {**_finite(on_gt, [*STAGE_KEYS, *(f"PCK@{t:g}" for t in thrs)]), **_finite(on_det, SUMMARY_KEYS, "det_"),
                **{f"det_{k}": float(v) for k, v in det.items() if k.startswith("bbox_") and isinstance(v, (int, float))},
                "num_val_instances": int(on_gt.get("num_gt", 0)), "num_detections": int(det.get("num_results", 0))}
     curves = {"pose": history(pose_ckpt), "detector": history(det_ckpt)}

@@ -27,6 +27,7 @@ from pose.engine.loader import make_loader
 from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
+from pose.evaluation.keys import VAL_KEYS
 from pose.models import TopdownPoseEstimator, build_model
 from pose.params import PoseParams, record_params
 
