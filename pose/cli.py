@@ -379,7 +379,7 @@ def publish(
     """Strip a checkpoint to weights + meta, name it by sha256, export ONNX, optionally register."""
     import json
 
-    from pose.publish.package import publish_command
+    from pose.publish.command import publish_command
 
     result = publish_command(checkpoint, out, name=name, register=register, onnx=onnx, min_gain=min_gain, dataset=dataset, split=split)
     console.print_json(json.dumps(result, default=str))
@@ -396,7 +396,7 @@ def export(
     """Export a pose model to ONNX (dynamic batch, raw head outputs)."""
     import json
 
-    from pose.publish.onnx import export_command
+    from pose.publish.command import export_command
 
     result = export_command(source, out, check=check, opset=opset, input_dtype=input_dtype)  # type: ignore[arg-type]
     console.print_json(json.dumps(result, default=str))

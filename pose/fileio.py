@@ -1,16 +1,18 @@
 """Atomic writes: a temp file in the same folder, then ``os.replace``.
 
-No command leaves a half-written output behind, even when killed mid-write.
+No command leaves a half-written output behind, even when killed mid-write. Also the two small
+helpers written files share: a file's sha256 and a two-column markdown table.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +80,23 @@ def atomic_dir(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def markdown_table(rows: Mapping[str, Any], *, header: str = "| key | value |", digits: int = 6) -> str:
+    """A two-column markdown table, one row per item: floats to ``digits`` significant digits,
+    lists and dicts as JSON, ``|`` escaped."""
+    return f"{header}\n|---|---|\n" + "".join(f"| {k} | {_cell(v, digits)} |\n" for k, v in rows.items())
+
+
+def _cell(v: Any, digits: int) -> str:
+    text = f"{v:.{digits}g}" if isinstance(v, float) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
+    return text.replace("|", "\\|")

@@ -23,10 +23,10 @@ from pose.data.coco import xyxy_to_xywh
 from pose.data.meta import DatasetMeta, load_meta
 from pose.data.transforms import BBOX_PADDING, bbox_xyxy_to_cs, fix_aspect_ratio, get_affine_matrix, input_to_image, warp
 from pose.detection.predict import DetectorInfo, detect
-from pose.detection.predict import load_detector as _load_detector
 from pose.engine.trainer import resolve_device
 from pose.errors import CheckpointError, ConfigError
-from pose.publish.package import load_any_pose
+from pose.modelio.loaders import load_any_pose
+from pose.modelio.loaders import load_detector as _load_detector
 
 __all__ = ["FrameResult", "InstanceResult", "PoseModel", "crop_boxes", "detect", "detector_classes", "estimate_frames",
            "inference_topdown", "load_detector", "load_pose_model", "merge"]
@@ -134,7 +134,7 @@ def merge(instances: Sequence[InstanceResult], image_size: tuple[int, int], num_
 def load_pose_model(path: str | Path, *, device: str | torch.device = "cpu", meta: str | Path | DatasetMeta | None = None,
                     input_size: Sequence[int] | None = None) -> PoseModel:
     """A pose model from a training checkpoint, a published ``.pth`` or an ``.onnx`` file
-    (``pose.publish.package.load_any_pose``).
+    (``pose.modelio.load_any_pose``).
 
     ``meta`` (preset name, YAML path or ``DatasetMeta``) and ``input_size`` (w, h), when given, must
     match what the model was built for (``CheckpointError`` / ``ConfigError`` otherwise).
@@ -166,7 +166,7 @@ def load_pose_model(path: str | Path, *, device: str | torch.device = "cpu", met
 
 
 def load_detector(path: str | Path, *, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, DetectorInfo]:
-    """The detector of a training checkpoint (``pose.detection.predict.load_detector``)."""
+    """The detector of a training checkpoint (``pose.modelio.load_detector``)."""
     dev = resolve_device(device) if isinstance(device, str) else device
     if not Path(path).is_file():
         raise CheckpointError("detector checkpoint not found", file=path, hint="train one with `pose train-det`")

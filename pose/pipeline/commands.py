@@ -120,7 +120,7 @@ def publish(
     from pose.fileio import write_json
     from pose.params import PublishParams, load_params
     from pose.pipeline.dvc import PUBLISH_RESULT
-    from pose.publish.package import publish_command
+    from pose.publish.command import publish_command
 
     p = load_params(params, PublishParams)
     result = publish_command(checkpoint, out, name=p.name, register=p.registry, onnx=p.onnx, min_gain=p.min_gain, detector=det)

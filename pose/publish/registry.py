@@ -1,9 +1,10 @@
-"""The MLflow model registry: versions of ``<dataset>-pose`` (and, through ``pose.publish.detector``,
-``<dataset>-detector``), aliases and the promotion gate.
+"""The MLflow model registry: versions of ``<dataset>-pose`` and ``<dataset>-detector``, aliases
+and the promotion gate.
 
-Each registered version is a pyfunc LoggedModel whose files are the published ``.pth``, its
-model card and (when present) its ``.onnx``; its code is the short ``PYFUNC_CODE`` below
-("models from code", nothing pickled). Every new version gets alias ``challenger``;
+Each registered pose version is a pyfunc LoggedModel whose files are the published ``.pth``, its
+model card and (when present) its ``.onnx``; a detector version holds the published detector
+``.pth``. Their code is the short ``PYFUNC_CODE`` / ``DETECTOR_PYFUNC_CODE`` below ("models from
+code", nothing pickled). Every new version gets alias ``challenger``;
 ``champion`` moves only through ``promote_if_better``, which writes each decision as version
 tags (``gate.*``). Stages are never used.
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from pose import tracking
 from pose.errors import CheckpointError, ConfigError
-from pose.publish.package import PublishedModel, load_published
+from pose.modelio.loaders import load_detector
+from pose.modelio.published import PublishedModel, load_published
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -39,7 +41,7 @@ import numpy as np
 
 class PosePyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
-        from pose.publish.package import load_published
+        from pose.modelio.published import load_published
 
         self.model, _, _ = load_published(context.artifacts["weights"])
 
@@ -54,9 +56,37 @@ mlflow.models.set_model(PosePyfunc())
 '''
 
 
-def model_name(dataset: str) -> str:
-    """``<dataset>-pose``, with characters a registered-model name should not hold replaced."""
-    return re.sub(r"[^\w.-]", "_", dataset) + "-pose"
+#: The pyfunc: one BGR uint8 image (H, W, 3) -> (N, 6) [x1, y1, x2, y2, score, label] above 0.3.
+DETECTOR_PYFUNC_CODE = '''\
+import mlflow
+import numpy as np
+
+
+class DetectorPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        from pose.detection.predict import load_detector
+
+        self.model, _ = load_detector(context.artifacts["weights"])
+
+    def predict(self, context, model_input, params=None):
+        from pose.detection.predict import detect
+
+        (boxes, scores, labels), = detect(self.model, [np.asarray(model_input, np.uint8)])
+        return np.concatenate([boxes, scores[:, None], labels[:, None]], 1).astype(np.float32)
+
+
+mlflow.models.set_model(DetectorPyfunc())
+'''
+
+
+def model_name(dataset: str, kind: str = "pose") -> str:
+    """``<dataset>-<kind>`` (``-pose``, ``-detector``), with characters a registered-model name should not hold replaced."""
+    return re.sub(r"[^\w.-]", "_", dataset) + f"-{kind}"
+
+
+def detector_name(dataset: str) -> str:
+    """``<dataset>-detector``."""
+    return model_name(dataset, "detector")
 
 
 def register(published: PublishedModel | str | Path, *, name: str | None = None, root: str | Path | None = None,
@@ -83,6 +113,26 @@ def register(published: PublishedModel | str | Path, *, name: str | None = None,
     version = add_version(uri, name, run=run, tags=tags, root=root)
     run.set_tags({"pose.registered_model": name, "pose.registered_version": version})
     return {"name": name, "version": version, "model_uri": uri, "run_id": run.run_id, "sha256": info["sha256"]}
+
+
+def register_detector(path: Path, sha256: str, *, name: str, metrics: dict[str, float], run: tracking.StageRun,
+                      root: str | Path | None = None) -> dict[str, Any]:
+    """Log a published detector as a new version of ``name`` with lineage and metric tags; alias ``challenger``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    _, info = load_detector(path)
+    size = info.input_size
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, 3))]),
+                               outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 6))]))
+    uri = tracking.log_code_model(run, "detector-model", DETECTOR_PYFUNC_CODE, artifacts={"weights": path},
+                                  input_example=np.zeros((size, size, 3), np.uint8), output_example=np.zeros((1, 6), np.float32),
+                                  pip_requirements=["posepipe", "torch", "torchvision", "numpy"], signature=signature)
+    lineage = {k: v for k, v in (info.config.get("lineage") or {}).items() if not k.startswith("mlflow.")}
+    tags = {**lineage, **{f"metric.{k}": v for k, v in metrics.items()}, "pose.preset": info.preset, "pose.sha256": sha256,
+            "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names)}
+    version = add_version(uri, name, run=run, tags=tags, root=root)
+    return {"name": name, "version": version, "model_uri": uri, "sha256": sha256}
 
 
 def add_version(model_uri: str, name: str, *, run: tracking.StageRun, tags: dict[str, Any], root: str | Path | None = None) -> str:

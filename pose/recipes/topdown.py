@@ -149,12 +149,17 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
 def score_checkpoint(checkpoint: str | Path, *, dataset: str | None = None, split: str | None = None, det_results: str | Path | None = None,
               flip: bool | None = None, device: str = "auto", out_dir: str | Path | None = None, batch_size: int | None = None) -> dict[str, Any]:
     """Score a checkpoint on a split (its own val split by default), GT boxes or detections."""
-    dev = resolve_device(device)
-    model, meta, cfg = model_from_checkpoint(checkpoint, device=dev)
-    params = PoseParams.model_validate(cfg["params"])
+    model, meta, cfg = model_from_checkpoint(checkpoint, device=resolve_device(device))
     if flip is not None:
         model.flip_test = flip
+    return score_model(model, meta, PoseParams.model_validate(cfg["params"]), dataset=dataset, split=split, boxes=det_results,
+                       out_dir=out_dir, batch_size=batch_size)
+
+
+def score_model(model: Any, meta: DatasetMeta, params: PoseParams, *, dataset: str | None = None, split: str | None = None,
+                boxes: Any = None, out_dir: str | Path | None = None, batch_size: int | None = None) -> dict[str, Any]:
+    """Score a model trained with ``params`` on a split of ``dataset`` (default: its own val split), GT boxes or detections."""
     gt, _ = load_dataset(dataset or params.dataset, split=split or params.val_split, meta=None if dataset else params.meta)
     if gt.num_keypoints != meta.num_keypoints:
         raise ConfigError(f"the checkpoint predicts {meta.num_keypoints} keypoints, the dataset has {gt.num_keypoints}", file=dataset or params.dataset)
-    return evaluate(model, gt, meta, boxes=det_results, batch_size=batch_size or params.test.batch_size, out_dir=out_dir)
+    return evaluate(model, gt, meta, boxes=boxes, batch_size=batch_size or params.test.batch_size, out_dir=out_dir)

@@ -16,8 +16,8 @@ from faults.support import finish, kill_group, start, wait_for
 from model_files import make_pose_checkpoint
 
 from pose.data.synth import generate
-from pose.publish.onnx import OnnxPoseModel
-from pose.publish.package import load_published
+from pose.modelio.onnx import OnnxPoseModel
+from pose.modelio.published import load_published
 
 pytestmark = pytest.mark.slow
 

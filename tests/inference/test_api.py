@@ -220,7 +220,7 @@ def test_detector_classes_follow_the_meta_category(synth: Path) -> None:
 
 def test_published_and_onnx_models_give_the_checkpoints_results(synth: Path, pose_ckpt: Path, pose_model: PoseModel,
                                                                tmp_path: Path) -> None:
-    from pose.publish.package import publish
+    from pose.publish.command import publish
 
     pub = publish(pose_ckpt, tmp_path, onnx=True)
     image = read_image(next((synth / "images").iterdir()))

@@ -14,9 +14,10 @@ from pose import tracking
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
 from pose.errors import CheckpointError, ConfigError
+from pose.modelio.published import load_published
 from pose.params import PoseParams
 from pose.publish import registry
-from pose.publish.package import load_published, publish
+from pose.publish.command import publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config
 
 

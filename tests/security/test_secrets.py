@@ -17,7 +17,7 @@ from pose.engine.checkpoint import save_checkpoint
 from pose.engine.trainer import OptimSettings, Task, fit
 from pose.params import PoseParams
 from pose.publish import registry
-from pose.publish.package import publish
+from pose.publish.command import publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config
 
 pytestmark = pytest.mark.slow

@@ -78,5 +78,5 @@ def test_onnx_sessions_are_opened_after_check_file() -> None:
             if sessions:
                 checks = [line for line, n in names if n == "check_file"]
                 found.append((f"{rel}:{fn.name}", bool(checks) and min(checks) < min(sessions)))
-    assert found, "onnxruntime sessions are opened somewhere (pose/publish/onnx.py)"
+    assert found, "onnxruntime sessions are opened somewhere (pose/modelio/onnx.py)"
     assert all(ok for _, ok in found), found

@@ -1,4 +1,4 @@
-"""The detector's publish + registry path on a real sqlite store: <dataset>-detector, gate, files."""
+"""The publish command's detector path on a real sqlite store: <dataset>-detector, gate, files."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from pose.data.synth import generate
 from pose.detection.predict import checkpoint_config, load_detector
 from pose.detection.presets import build_detector
 from pose.engine.checkpoint import load_checkpoint, save_checkpoint
+from pose.modelio.published import publish_detector
 from pose.params import DetectorParams
 from pose.publish import registry
-from pose.publish.detector import model_name, publish_and_gate, publish_detector
+from pose.publish.command import publish_and_gate
+from pose.publish.registry import detector_name as model_name
 
 
 @pytest.fixture()

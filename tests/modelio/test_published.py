@@ -11,8 +11,10 @@ import torch
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
 from pose.errors import CheckpointError, ConfigError
+from pose.modelio.loaders import load_any_pose
+from pose.modelio.published import load_published
 from pose.params import PoseParams
-from pose.publish.package import load_any_pose, load_published, publish
+from pose.publish.command import publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config
 
 
@@ -96,7 +98,7 @@ def test_onnx_parity_runs_on_val_crops_when_the_data_is_there(tmp_path: Path) ->
     import numpy as np
 
     from pose.data.synth import generate
-    from pose.publish.package import val_crops
+    from pose.modelio.onnx import val_crops
     from model_files import make_pose_checkpoint
 
     generate(tmp_path / "ds", images=6, seed=3, size=96, val_fraction=0.5, progress=False)

@@ -12,7 +12,7 @@ import torch
 from pose.data.meta import load_meta
 from pose.errors import CheckpointError
 from pose.models import TopdownPoseEstimator, build_model
-from pose.publish.onnx import MAX_KEYPOINT_DIFF_PX, MAX_OUTPUT_DIFF, OnnxPoseModel, export_onnx
+from pose.modelio.onnx import MAX_KEYPOINT_DIFF_PX, MAX_OUTPUT_DIFF, OnnxPoseModel, export_onnx
 
 FLIP = load_meta("coco").flip_indices.tolist()
 

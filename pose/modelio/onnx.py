@@ -1,4 +1,5 @@
-"""ONNX export of a pose model's ``mode="tensor"`` graph, a parity check, and a runtime wrapper.
+"""ONNX export of a pose model's ``mode="tensor"`` graph, a parity check (on val crops when the
+data is at hand), and a runtime wrapper.
 
 The exported graph takes raw 0-255 RGB crops ``input`` (B, 3, H, W), uint8 by default, with
 normalisation inside, and returns the head's raw outputs named after its targets:
@@ -12,7 +13,6 @@ exporter needs ``onnxscript``, which is not a dependency.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Mapping, Sequence
@@ -24,8 +24,9 @@ import torch
 
 from pose.codecs import Codec, build_codec, codec_config
 from pose.errors import CheckpointError, PoseError
-from pose.fileio import atomic_path
+from pose.fileio import atomic_path, sha256_file
 from pose.models import TopdownPoseEstimator
+from pose.params import PoseParams
 
 META_KEY = "posepipe"
 INPUT_NAME = "input"
@@ -260,14 +261,6 @@ def check_file(path: str | Path) -> None:
         raise CheckpointError(f"corrupt or invalid ONNX model ({' '.join(str(e).split())[:120]})", file=path) from None
 
 
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _training_flags(model: torch.nn.Module) -> list[bool]:
     return [m.training for m in model.modules()]
 
@@ -279,16 +272,22 @@ def _restore_flags(model: torch.nn.Module, flags: list[bool]) -> None:
         m.training = f
 
 
-def export_command(source: str | Path, out: str | Path, *, check: bool = True, opset: int = 17,
-                   input_dtype: Literal["uint8", "float32"] = "uint8") -> dict[str, Any]:
-    """``pose export CHECKPOINT|PUBLISHED --out model.onnx [--check]``: everything the command does
-    (parity on the model's val crops when its dataset is at hand)."""
-    from pose.publish.package import load_any_pose, val_crops
 
-    model, meta, info = load_any_pose(source)
-    if not isinstance(model, TopdownPoseEstimator):
-        raise CheckpointError("already an ONNX model", file=source)
-    extra = {"dataset_meta": meta.to_dict(), "preset": info.get("preset"), "source": Path(source).name,
-             "source_sha256": info.get("sha256")}
-    crops = val_crops(info) if check and "params" in info and "input_size" in info else None
-    return export_onnx(model, out, opset=opset, input_dtype=input_dtype, metadata=extra, check=check, crops=crops)
+def val_crops(info: Mapping[str, Any], *, dataset: str | None = None, split: str | None = None, n: int = 8) -> np.ndarray | None:
+    """Up to ``n`` evaluation crops (B, 3, H, W) uint8 of the model's val split (or
+    ``dataset``/``split``), spread over the split: what ONNX parity is checked on. ``info`` holds
+    the training ``params`` and ``input_size`` (a checkpoint's config or a published meta). None
+    when the data is not there (a model published away from its dataset)."""
+    from pose.data.dataset import TopdownDataset
+    from pose.data.layout import load_dataset
+
+    params = PoseParams.model_validate(info["params"])
+    try:
+        gt, meta = load_dataset(dataset or params.dataset, split=split or params.val_split, meta=None if dataset else params.meta)
+    except PoseError:
+        return None
+    ds = TopdownDataset(gt, meta, input_size=tuple(info["input_size"]), train=False)
+    if len(ds) == 0:
+        return None
+    idx = np.unique(np.linspace(0, len(ds) - 1, min(n, len(ds))).round().astype(int))
+    return np.stack([np.asarray(ds[int(i)]["image"]) for i in idx])
