@@ -145,8 +145,8 @@ def train_epoch(root: Path, iters: int) -> tuple[float, float, dict[str, Any]]:
     from pose.data.dataset import TopdownDataset
     from pose.data.layout import load_dataset
     from pose.engine.loader import make_loader
-    from pose.engine.trainer import OptimSettings, Task, fit
-    from pose.params import AugConfig, PoseParams
+    from pose.engine.trainer import Task, fit
+    from pose.params import AugConfig, PoseParams, TrainParams
     from pose.recipes.topdown import build_pose_model
 
     torch.set_num_threads(1)
@@ -167,7 +167,7 @@ def train_epoch(root: Path, iters: int) -> tuple[float, float, dict[str, Any]]:
     setup = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as tmp:
         t1 = time.perf_counter()
-        fit(task, OptimSettings(epochs=1, lr=1e-3, warmup_iters=1, ema=True), work_dir=tmp, device=torch.device("cpu"),
+        fit(task, TrainParams(epochs=1, lr=1e-3, warmup_iters=1, min_lr_ratio=0.0, ema=True, channels_last=False), work_dir=tmp, device=torch.device("cpu"),
             validate=False, show_progress=False)
         steps = time.perf_counter() - t1
     per_iter = steps / iters

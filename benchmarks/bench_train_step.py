@@ -21,8 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
-from pose.engine.trainer import OptimSettings, build_optimizer  # noqa: E402
+from pose.engine.optim import build_optimizer  # noqa: E402
 from pose.models import build_model  # noqa: E402
+from pose.params import TrainParams  # noqa: E402
 
 #: MMPose 1.x, same machine class: batch 32, 256x192, 2 threads, fwd + bwd + step.
 MMPOSE_IMG_S = {"rtmpose-t": 61.7, "rtmpose-s": 40.7, "rtmpose-m": 16.1, "simplebaseline-r50": 6.2}
@@ -81,7 +82,7 @@ def make_stepper(preset: str, batch: int, channels_last: bool, compile_: bool, a
     model = build_model(preset, 17).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    opt = build_optimizer(model, OptimSettings(epochs=1, lr=4e-3, weight_decay=0.05))  # what `pose train` steps
+    opt = build_optimizer(model, TrainParams(lr=4e-3, weight_decay=0.05))  # what `pose train` steps
     images, targets = random_batch(model, batch)
     return Stepper(preset, batch, amp, channels_last, compile_, torch.compile(model) if compile_ else model, opt, images, targets)
 

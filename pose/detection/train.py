@@ -24,7 +24,8 @@ from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
 from pose.engine.curves import CurveFiles
 from pose.engine.loader import make_loader
-from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
+from pose.engine.runtime import resolve_device, resolve_workers, seed_everything
+from pose.engine.trainer import Task, fit
 from pose.errors import ConfigError
 from pose.fileio import write_json
 from pose.params import DetectorParams, load_params, load_run_params, record_params, validate_params
@@ -107,7 +108,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     if dist.is_main():
         record_params(work_dir, params)
     t0 = time.perf_counter()
-    summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=seed, workers=workers, resume=resume,
+    summary = fit(task, t, work_dir=work_dir, device=dev, seed=seed, workers=workers, resume=resume,
                   load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)], console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["train_images"] = len(train_set)

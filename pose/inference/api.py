@@ -23,7 +23,7 @@ from pose.data.coco import xyxy_to_xywh
 from pose.data.meta import DatasetMeta, load_meta
 from pose.data.transforms import BBOX_PADDING, bbox_xyxy_to_cs, fix_aspect_ratio, get_affine_matrix, input_to_image, warp
 from pose.detection.predict import DetectorInfo, detect
-from pose.engine.trainer import resolve_device
+from pose.engine.runtime import resolve_device
 from pose.errors import CheckpointError, ConfigError
 from pose.modelio.loaders import load_any_pose
 from pose.modelio.loaders import load_detector as _load_detector

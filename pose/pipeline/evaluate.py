@@ -54,7 +54,7 @@ def evaluate_pipeline(pose_ckpt: str | Path, det_ckpt: str | Path, dataset: str 
     from pose.data.layout import load_dataset
     from pose.detection.evaluate import RESULTS_NAME
     from pose.detection.train import score_detector
-    from pose.engine.trainer import resolve_device
+    from pose.engine.runtime import resolve_device
     from pose.evaluation.coco import evaluate_keypoints
     from pose.fileio import atomic_dir
     from pose.recipes.topdown import model_from_checkpoint, predict

@@ -24,7 +24,8 @@ from pose.engine import distributed as dist
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.engine.curves import CurveFiles
 from pose.engine.loader import make_loader
-from pose.engine.trainer import Task, fit, optim_settings, resolve_device, resolve_workers, seed_everything
+from pose.engine.runtime import resolve_device, resolve_workers, seed_everything
+from pose.engine.trainer import Task, fit
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
 from pose.evaluation.keys import VAL_KEYS
@@ -137,7 +138,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         is_main = dist.is_main()
         if is_main:
             record_params(work_dir, params)
-        summary = fit(task, optim_settings(t, dist.world_size()), work_dir=work_dir, device=dev, seed=t.seed, workers=workers,
+        summary = fit(task, t, work_dir=work_dir, device=dev, seed=t.seed, workers=workers,
                       resume=resume, load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)],
                       console=console)
     summary["train_seconds"] = time.perf_counter() - t0

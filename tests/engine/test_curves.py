@@ -7,11 +7,13 @@ import torch
 
 from pose.engine.checkpoint import load_checkpoint
 from pose.engine.curves import TRAIN, VAL, CurveFiles, read_rows
-from pose.engine.trainer import OptimSettings, Task, fit, seed_everything
+from pose.engine.runtime import seed_everything
+from pose.engine.trainer import Task, fit
+from pose.params import TrainParams
 
 X = torch.randn(48, 3, generator=torch.Generator().manual_seed(2))
 Y = X @ torch.tensor([1.0, -1.0, 2.0])
-S = OptimSettings(epochs=4, lr=0.02, warmup_iters=1)
+S = TrainParams(epochs=4, lr=0.02, warmup_iters=1, min_lr_ratio=0.0, ema=False, channels_last=False)
 CPU = torch.device("cpu")
 
 

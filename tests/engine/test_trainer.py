@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from pose.engine.checkpoint import load_checkpoint
-from pose.engine.trainer import OptimSettings, Task, TrainingError, fit, resolve_device, seed_everything
+from pose.engine.runtime import resolve_device, seed_everything
+from pose.engine.trainer import Task, TrainingError, fit
 from pose.errors import CheckpointError, ConfigError
+from pose.params import TrainParams
 
 X = torch.randn(64, 4, generator=torch.Generator().manual_seed(1))
 Y = X @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1
@@ -40,7 +42,12 @@ def make_task(nan_at: int | None = None) -> Task:
     return Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=4, evaluate=evaluate, best_metric="neg_mse", config={"lr": 0.01})
 
 
-S = OptimSettings(epochs=4, lr=0.01, warmup_iters=2, ema=True, ema_decay=0.9, clip_grad=5.0)
+def settings(**kw: object) -> TrainParams:
+    """The loop's plain settings (no warm-up, lr floor, EMA or channels-last) with ``kw`` on top."""
+    return TrainParams(**{"warmup_iters": 0, "min_lr_ratio": 0.0, "ema": False, "channels_last": False, **kw})
+
+
+S = settings(epochs=4, lr=0.01, warmup_iters=2, ema=True, ema_decay=0.9, clip_grad=5.0)
 
 
 class Recorder:
@@ -123,11 +130,11 @@ def test_non_finite_loss_names_epoch_and_iteration(tmp_path: Path) -> None:
 
 
 def test_resume_from_wrong_model_is_refused(tmp_path: Path) -> None:
-    fit(make_task(), OptimSettings(epochs=1, lr=0.01), work_dir=tmp_path, device=torch.device("cpu"), show_progress=False)
+    fit(make_task(), settings(epochs=1, lr=0.01), work_dir=tmp_path, device=torch.device("cpu"), show_progress=False)
     task = make_task()
     task.model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Dropout(0.1), torch.nn.Linear(3, 1))
     with pytest.raises(CheckpointError, match="does not match the model"):
-        fit(task, OptimSettings(epochs=2, lr=0.01), work_dir=tmp_path, device=torch.device("cpu"), resume="auto", show_progress=False)
+        fit(task, settings(epochs=2, lr=0.01), work_dir=tmp_path, device=torch.device("cpu"), resume="auto", show_progress=False)
 
 
 def test_cuda_request_without_gpu_is_an_error() -> None:
@@ -139,7 +146,7 @@ def test_cuda_request_without_gpu_is_an_error() -> None:
 
 
 def test_ema_warms_up_then_uses_decay() -> None:
-    from pose.engine.trainer import ema_update
+    from pose.engine.optim import ema_update
 
     upd = ema_update(0.99)
     e, p = [torch.zeros(1)], [torch.ones(1)]
@@ -151,28 +158,28 @@ def test_ema_warms_up_then_uses_decay() -> None:
 
 
 def test_auto_workers_leave_the_compute_threads_their_cores(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pose.engine import trainer
+    from pose.engine import runtime
 
     cpu = torch.device("cpu")
-    assert trainer.resolve_workers(3, cpu) == 3
-    monkeypatch.setattr(trainer, "cpu_count", lambda: 2)
+    assert runtime.resolve_workers(3, cpu) == 3
+    monkeypatch.setattr(runtime, "cpu_count", lambda: 2)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    assert trainer.resolve_workers("auto", cpu) == 0  # 2 cores, 2 torch threads: data loads in-process
-    monkeypatch.setattr(trainer, "cpu_count", lambda: 16)
+    assert runtime.resolve_workers("auto", cpu) == 0  # 2 cores, 2 torch threads: data loads in-process
+    monkeypatch.setattr(runtime, "cpu_count", lambda: 16)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
-    assert trainer.resolve_workers("auto", cpu) == 8  # capped
-    assert trainer.resolve_workers("auto", torch.device("cuda")) == 8
-    monkeypatch.setattr(trainer, "cpu_count", lambda: 1)
-    assert trainer.resolve_workers("auto", torch.device("cuda")) == 0
+    assert runtime.resolve_workers("auto", cpu) == 8  # capped
+    assert runtime.resolve_workers("auto", torch.device("cuda")) == 8
+    monkeypatch.setattr(runtime, "cpu_count", lambda: 1)
+    assert runtime.resolve_workers("auto", torch.device("cuda")) == 0
 
 
 def test_auto_amp_is_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pose.engine import trainer
+    from pose.engine import runtime
 
     cpu = torch.device("cpu")
-    assert trainer.resolve_amp("none", cpu) == "none" and trainer.resolve_amp("bf16", cpu) == "bf16"
+    assert runtime.resolve_amp("none", cpu) == "none" and runtime.resolve_amp("bf16", cpu) == "bf16"
     native = torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert trainer.resolve_amp("auto", cpu) == ("bf16" if native else "none")
+    assert runtime.resolve_amp("auto", cpu) == ("bf16" if native else "none")
 
 
 def test_auto_amp_is_recorded_resolved(tmp_path: Path) -> None:
@@ -182,7 +189,7 @@ def test_auto_amp_is_recorded_resolved(tmp_path: Path) -> None:
         def on_train_start(self, info):
             rec.append(info)
 
-    fit(make_task(), OptimSettings(epochs=1, lr=0.01, amp="auto"), work_dir=tmp_path, device=torch.device("cpu"),
+    fit(make_task(), settings(epochs=1, lr=0.01, amp="auto"), work_dir=tmp_path, device=torch.device("cpu"),
         workers="auto", callbacks=[Info()], show_progress=False)
     assert rec[0]["amp"] in ("bf16", "none")
     assert isinstance(rec[0]["workers"], int)

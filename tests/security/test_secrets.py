@@ -14,8 +14,8 @@ from torch import nn
 from pose import tracking
 from pose.data.meta import load_meta
 from pose.engine.checkpoint import save_checkpoint
-from pose.engine.trainer import OptimSettings, Task, fit
-from pose.params import PoseParams
+from pose.engine.trainer import Task, fit
+from pose.params import PoseParams, TrainParams
 from pose.publish import registry
 from pose.publish.command import publish
 from pose.recipes.topdown import build_pose_model, checkpoint_config
@@ -53,7 +53,7 @@ def test_credentials_in_the_environment_never_reach_the_store(tmp_path: Path, mo
     pth = _published(root)
     with tracking.start_pipeline_run(root=root, tags={"pose.trigger": "test"}):
         with tracking.stage_run("train_pose", root=root, params={"remote": {"access_key_id": token, "region": "eu-west-1"}}) as run:
-            fit(_task(token), OptimSettings(epochs=1, lr=0.01), work_dir=root / "work", device=torch.device("cpu"),
+            fit(_task(token), TrainParams(epochs=1, lr=0.01, warmup_iters=0, min_lr_ratio=0.0, ema=False, channels_last=False), work_dir=root / "work", device=torch.device("cpu"),
                 callbacks=tracking.callbacks(run), show_progress=False)
             (root / "env.txt").write_text("device cpu\n")
             run.log_artifact(root / "env.txt")

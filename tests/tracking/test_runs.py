@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from pose import tracking
-from pose.engine.trainer import OptimSettings, Task, fit
+from pose.engine.trainer import Task, fit
+from pose.params import TrainParams
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzEXAMPLEKEY-d41d8cd98f"
 
@@ -45,7 +46,7 @@ def test_nested_runs_callback_and_no_secrets(root: Path, monkeypatch: pytest.Mon
     with tracking.start_pipeline_run(root=root) as parent:
         assert tracking.PARENT_ENV in __import__("os").environ
         with tracking.stage_run("train_pose", root=root, params={"aws_secret_access_key": SECRET}) as run:
-            fit(tiny_task(), OptimSettings(epochs=2, lr=0.01), work_dir=root / "work", device=torch.device("cpu"),
+            fit(tiny_task(), TrainParams(epochs=2, lr=0.01, warmup_iters=0, min_lr_ratio=0.0, ema=False, channels_last=False), work_dir=root / "work", device=torch.device("cpu"),
                 callbacks=tracking.callbacks(run), show_progress=False)
         with pytest.raises(RuntimeError), tracking.stage_run("evaluate", root=root) as failing:
             raise RuntimeError("boom")

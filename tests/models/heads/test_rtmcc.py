@@ -6,9 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pose.engine.trainer import OptimSettings, build_optimizer
+from pose.engine.optim import build_optimizer
 from pose.models import build_model
 from pose.models.heads.rtmcc import RTMCCHead
+from pose.params import TrainParams
 
 
 def test_every_linear_starts_as_mmpose_inits_it() -> None:
@@ -31,7 +32,7 @@ def test_rtmpose_t_memorises_a_few_crops() -> None:
     images = torch.from_numpy(rng.integers(0, 256, (8, 3, h, w), dtype=np.uint8))
     kp = rng.uniform((16, 16), (w - 16, h - 16), (8, 17, 2)).astype(np.float32)
     targets = {k: torch.from_numpy(v) for k, v in model.codec.encode(kp, np.full((8, 17), 2, np.uint8)).items()}
-    opt = build_optimizer(model, OptimSettings(epochs=1, lr=2e-3, weight_decay=0.0))
+    opt = build_optimizer(model, TrainParams(lr=2e-3, weight_decay=0.0))
     for _ in range(60):
         opt.zero_grad(set_to_none=True)
         model(images, targets, mode="loss")["loss"].backward()
