@@ -26,7 +26,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[pipeline,test]"
 	touch $@
 
 # The DVC pipeline (dvc.yaml): make data/ present (regenerate the embedded set, or `dvc pull`

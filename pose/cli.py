@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from pose.errors import PoseError
+from pose.errors import PoseError, missing_extra
 from pose.pipeline.options import Track
 
 err_console = Console(stderr=True, highlight=False)
@@ -496,6 +496,13 @@ app.add_typer(pipeline_app, name="pipeline")
 
 
 # --------------------------------------------------------------------------- entry point
+def _fail(e: PoseError) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
+    if e.hint:
+        err_console.print(f"[dim]hint:[/] {escape(e.hint)}", soft_wrap=True)
+    sys.exit(2)
+
+
 def main() -> None:
     """Console-script entry: one-line errors (exit 2) unless ``--debug``."""
     argv = sys.argv[1:]
@@ -506,10 +513,12 @@ def main() -> None:
     except PoseError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}", soft_wrap=True)
-        if e.hint:
-            err_console.print(f"[dim]hint:[/] {escape(e.hint)}", soft_wrap=True)
-        sys.exit(2)
+        _fail(e)
+    except ModuleNotFoundError as e:  # dvc / mlflow / prefect without the pipeline extra
+        missing = missing_extra(e)
+        if missing is None or debug:
+            raise
+        _fail(missing)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)

@@ -41,3 +41,22 @@ class ConfigError(PoseError):
 
 class CheckpointError(PoseError):
     """Missing, corrupt or mismatched checkpoints and published models."""
+
+
+#: Packages of the ``pipeline`` extra: ``pip install posepipe`` runs data tools, training and
+#: inference without them; ``posepipe[pipeline]`` adds them.
+PIPELINE_PACKAGES = ("dvc", "mlflow", "prefect")
+PIPELINE_HINT = 'pip install "posepipe[pipeline]" (DVC, MLflow, Prefect)'
+
+
+class MissingExtra(PoseError):
+    """A command needs a package of the ``pipeline`` extra that is not installed."""
+
+
+def missing_extra(error: ModuleNotFoundError) -> MissingExtra | None:
+    """The user-facing error for an import of a pipeline package that is not installed; None when
+    ``error`` is about any other module (a real bug or a broken install: let it show)."""
+    top = (error.name or "").split(".")[0]
+    if top not in PIPELINE_PACKAGES:
+        return None
+    return MissingExtra(f"this command needs {top}, which is not installed", hint=PIPELINE_HINT)

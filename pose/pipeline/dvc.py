@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pose.errors import PoseError
+from pose.errors import PIPELINE_HINT, MissingExtra, PoseError
 
 STAGES = ("prepare", "validate", "train_detector", "train_pose", "evaluate", "publish")
 LOCK = ".dvc/tmp/pose-pipeline.lock"
@@ -52,6 +53,8 @@ def pipeline_env(root: str | Path, extra: dict[str, str] | None = None) -> dict[
 def dvc(args: Sequence[str], root: str | Path, *, capture: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``dvc ARGS`` in ``root`` (a list of arguments, never a shell)."""
     exe = bin_dir() / "dvc"
+    if not exe.exists() and shutil.which("dvc") is None:
+        raise MissingExtra("this command needs dvc, which is not installed", hint=PIPELINE_HINT)
     return subprocess.run([str(exe if exe.exists() else "dvc"), *args], cwd=root, env=env or pipeline_env(root),
                           capture_output=capture, text=True, check=False)
 
