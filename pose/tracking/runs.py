@@ -59,6 +59,16 @@ class StageRun:
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
 
+    def log_params_files(self) -> None:
+        """Every ``params/*.yaml`` of the project as params prefixed by its file (``pose.model.preset``,
+        ``pose.train.lr``, ``detector.preset``): two pipeline runs compare param by param."""
+        import yaml
+
+        for f in sorted((self.root / "params").glob("*.yaml")):
+            data = yaml.safe_load(f.read_text("utf-8"))
+            if isinstance(data, Mapping) and data:
+                self.log_params({f.stem: data})
+
     def log_pipeline_files(self) -> None:
         """The params files, ``dvc.yaml`` and ``dvc.lock`` of the project, under ``pipeline/``:
         what exactly produced the run's outputs, readable from the run alone. ``dvc.yaml`` is
@@ -108,9 +118,10 @@ def _finishing(run: StageRun) -> Iterator[StageRun]:
 @contextlib.contextmanager
 def start_pipeline_run(name: str = "pipeline", *, root: str | Path | None = None, experiment: str = DEFAULT_EXPERIMENT,
                        tags: Mapping[str, Any] | None = None) -> Iterator[StageRun]:
-    """The parent run of one pipeline run; its id is in ``$POSE_MLFLOW_PARENT_RUN`` meanwhile,
+    """The parent run of one pipeline run (every params file logged as params, ``StageRun.log_params_files``); its id is in ``$POSE_MLFLOW_PARENT_RUN`` meanwhile,
     so stage processes started inside (``dvc repro``) nest under it."""
     run = _open_run(name, root=root, experiment=experiment, parent=None, tags=tags, params=None)
+    run.log_params_files()
     old = os.environ.get(PARENT_ENV)
     os.environ[PARENT_ENV] = run.run_id
     try:

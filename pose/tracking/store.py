@@ -17,6 +17,10 @@ from typing import Any
 
 ROOT_ENV = "POSE_PROJECT_ROOT"
 DEFAULT_EXPERIMENT = "posepipe"
+#: The experiment tag MLflow's UI reads to choose the experiment's first page; model training
+#: (``custom_model_development``) opens on the runs table, not the GenAI overview.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
 
 
 def project_root(root: str | Path | None = None) -> Path:
@@ -48,12 +52,15 @@ def client(root: str | Path | None = None) -> Any:
 
 
 def experiment_id(name: str = DEFAULT_EXPERIMENT, *, root: str | Path | None = None) -> str:
-    """The experiment's id, created with its artifacts under ``<root>/mlruns/artifacts/<name>``."""
+    """The experiment's id, created with its artifacts under ``<root>/mlruns/artifacts/<name>`` and
+    tagged as model training (``EXPERIMENT_KIND_TAG``; an older experiment gets the tag too)."""
     c = client(root)
     exp = c.get_experiment_by_name(name)
     if exp is not None:
+        if exp.tags.get(EXPERIMENT_KIND_TAG) != EXPERIMENT_KIND:
+            c.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
         return exp.experiment_id
     location = None
     if tracking_uri(root).startswith("sqlite:///"):
         location = str(project_root(root) / "mlruns" / "artifacts" / re.sub(r"[^\w.-]", "_", name))
-    return c.create_experiment(name, artifact_location=location)
+    return c.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})

@@ -71,3 +71,20 @@ def test_nested_runs_callback_and_no_secrets(root: Path, monkeypatch: pytest.Mon
     assert any(p.name == "summary.txt" for p in store) and any(p.name == "mlflow.db" for p in store)
     leaked = [p for p in store if SECRET.encode() in p.read_bytes()]
     assert not leaked, f"secret written to {leaked}"
+
+
+def test_parent_run_carries_every_params_file_and_experiment_opens_on_runs(root: Path) -> None:
+    (root / "params").mkdir()
+    for f in ("pose.yaml", "detector.yaml", "eval.yaml"):
+        (root / "params" / f).write_text((Path(__file__).parents[2] / "params" / f).read_text())
+    with tracking.start_pipeline_run(root=root) as parent:
+        pass
+    c = tracking.client(root)
+    params = c.get_run(parent.run_id).data.params
+    assert params["pose.model.preset"] == "simplebaseline-r18" and params["pose.train.lr"] == "0.002", sorted(params)[:20]
+    assert params["detector.preset"] == "fcos-tiny" and "pose.model.input_size" in params and any(k.startswith("eval.") for k in params), sorted(params)
+    exp = c.get_experiment_by_name(tracking.DEFAULT_EXPERIMENT)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    c.delete_experiment_tag(exp.experiment_id, "mlflow.experimentKind")
+    tracking.experiment_id(root=root)  # an experiment made before the tag existed gets it on next use
+    assert c.get_experiment(exp.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
