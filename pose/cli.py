@@ -131,10 +131,10 @@ def data_show(
 ) -> None:
     """Draw skeletons over sample crops (plain | augmented+flipped) to eyeball labels and flips."""
     from pose.data.layout import load_dataset
-    from pose.data.preview import show_grid
+    from pose.data.preview import GridOptions, show_grid
 
     data, m = load_dataset(dataset, split=split, images=images, meta=meta)
-    console.print(f"wrote {show_grid(data, m, out, num=num, seed=seed, input_size=input_size, augment=augment)}")
+    console.print(f"wrote {show_grid(data, m, out, GridOptions(num=num, seed=seed, input_size=input_size, augment=augment))}")
 
 
 @data_app.command("meta-from-coco")

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import yaml
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from pose.errors import DataError
 from pose.fileio import write_text
@@ -166,89 +168,144 @@ class DatasetMeta:
     @classmethod
     def from_dict(cls, d: Any, source: str = "<memory>") -> DatasetMeta:
         """Build from the YAML layout; keypoints may be plain names, links names or 0-based ids."""
-
-        def err(entry: str, msg: str) -> DataError:
-            return DataError(msg, file=source, entry=entry, hint="fix the dataset meta YAML")
-
         if not isinstance(d, dict):
-            raise err("<top>", "a dataset meta must be a mapping with 'name' and 'keypoints'")
-        unknown = set(d) - {"name", "category", "keypoints", "skeleton", "joint_weights", "sigmas"}
-        if unknown:
-            raise err(sorted(unknown)[0], "unknown key in dataset meta")
-        kps = d.get("keypoints")
-        if not isinstance(kps, list) or not kps:
-            raise err("keypoints", "'keypoints' must be a non-empty list")
-        names: list[str] = []
-        raw: list[dict[str, Any]] = []
-        for i, kp in enumerate(kps):
-            item = {"name": kp} if isinstance(kp, str) else kp
-            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                raise err(f"keypoints[{i}]", "each keypoint is a name or a mapping with 'name'")
-            names.append(item["name"])
-            raw.append(item)
-        swap = [str(item.get("swap") or "") for item in raw]
-        if all(not s for s in swap) and not any("swap" in item for item in raw):
+            raise _meta_error("<top>", "a dataset meta must be a mapping with 'name' and 'keypoints'", source)
+        try:
+            spec = MetaSpec.model_validate(d)
+        except ValidationError as e:
+            raise _first_error(e, source) from None
+        return spec.build(source)
+
+
+# ----------------------------------------------------------------- the YAML layout (pydantic)
+def _meta_error(entry: str, message: str, source: str) -> DataError:
+    return DataError(message, file=source, entry=entry, hint="fix the dataset meta YAML")
+
+
+def _colour(c: Any) -> Any:
+    if c is not None and not (isinstance(c, (list, tuple)) and len(c) == 3 and all(isinstance(v, int) and 0 <= v <= 255 for v in c)):
+        raise PydanticCustomError("colour", "colour must be [r, g, b] in 0..255, got {c}", {"c": repr(c)})
+    return c
+
+
+def _numbers(v: Any) -> Any:
+    """Numbers as a flat list (a single number is a list of one), None as None."""
+    if v is None:
+        return None
+    try:
+        return np.asarray(v, dtype=np.float32).reshape(-1).tolist()
+    except (TypeError, ValueError):
+        raise PydanticCustomError("numbers", "must be a list of numbers") from None
+
+
+Colour = Annotated[Any, AfterValidator(_colour)]
+Numbers = Annotated[list[float] | None, BeforeValidator(_numbers)]
+
+
+class KeypointSpec(BaseModel):
+    """One keypoint: a plain name, or a mapping with ``name`` and optional colour, type, swap partner."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: StrictStr
+    color: Colour = None
+    type: Any = None
+    swap: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_name(cls, v: Any) -> Any:
+        return {"name": v} if isinstance(v, str) else v
+
+
+class LinkSpec(BaseModel):
+    """One skeleton link: a pair of keypoint names or 0-based ids, or a mapping with ``link``."""
+
+    link: list[Any] = Field(min_length=2, max_length=2)
+    color: Colour = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_pair(cls, v: Any) -> Any:
+        return {"link": v} if isinstance(v, (list, tuple)) else v
+
+
+class MetaSpec(BaseModel):
+    """A dataset meta YAML as written; ``build`` resolves names, swaps, colours and types."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: StrictStr = Field(min_length=1)
+    category: Any = None
+    keypoints: list[KeypointSpec] = Field(min_length=1, strict=True)
+    skeleton: Annotated[list[LinkSpec] | None, BeforeValidator(lambda v: v or None)] = None
+    joint_weights: Numbers = None
+    sigmas: Numbers = None
+
+    def build(self, source: str) -> DatasetMeta:
+        names = [kp.name for kp in self.keypoints]
+        swap = [str(kp.swap or "") for kp in self.keypoints]
+        if not any(swap) and not any("swap" in kp.model_fields_set for kp in self.keypoints):
             swap = derive_swap(names)
-        index = {n: i for i, n in enumerate(names)}
-        links: list[list[int]] = []
-        link_colors: list[Any] = []
-        for j, link in enumerate(d.get("skeleton") or []):
-            pair = link.get("link") if isinstance(link, dict) else link
-            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-                raise err(f"skeleton[{j}]", "a link is a pair of keypoint names or 0-based ids")
-            ids = []
-            for p in pair:
-                if isinstance(p, str):
-                    if p not in index:
-                        raise err(f"skeleton[{j}]", f"unknown keypoint '{p}'")
-                    ids.append(index[p])
-                elif isinstance(p, int) and not isinstance(p, bool) and 0 <= p < len(names):
-                    ids.append(p)
-                else:
-                    raise err(f"skeleton[{j}]", f"unknown keypoint {p!r}")
-            links.append(ids)
-            link_colors.append(link.get("color") if isinstance(link, dict) else None)
-
-        def colour(c: Any, default: tuple[int, int, int], entry: str) -> list[int]:
-            if c is None:
-                return list(default)
-            if not isinstance(c, (list, tuple)) or len(c) != 3 or not all(isinstance(v, int) and 0 <= v <= 255 for v in c):
-                raise err(entry, f"colour must be [r, g, b] in 0..255, got {c!r}")
-            return list(c)
-
-        kcol = [colour(item.get("color"), _side_colour(n), f"keypoints[{i}]") for i, (n, item) in enumerate(zip(names, raw))]
-        scol = [
-            colour(c, _side_colour(names[a]) if _side(names[a]) == _side(names[b]) else CENTER_COLOR, f"skeleton[{j}]")
-            for j, (c, (a, b)) in enumerate(zip(link_colors, links))
-        ]
-        types = [str(item.get("type") or _guess_type(n)) for n, item in zip(names, raw)]
-
-        def floats(key: str) -> np.ndarray | None:
-            v = d.get(key)
-            if v is None:
-                return None
-            try:
-                return np.asarray(v, dtype=np.float32).reshape(-1)
-            except (TypeError, ValueError):
-                raise err(key, f"'{key}' must be a list of numbers") from None
-
-        weights = floats("joint_weights")
-        name = d.get("name")
-        if not isinstance(name, str) or not name:
-            raise err("name", "'name' must be a non-empty string")
-        return cls(
-            name=name,
+        links = [_link_ids(link.link, names, f"skeleton[{j}]", source) for j, link in enumerate(self.skeleton or [])]
+        kcol = [kp.color or _side_colour(kp.name) for kp in self.keypoints]
+        scol = [link.color or (_side_colour(names[a]) if _side(names[a]) == _side(names[b]) else CENTER_COLOR) for link, (a, b) in zip(self.skeleton or [], links)]
+        return DatasetMeta(
+            name=self.name,
             keypoint_names=names,
             swap=swap,
             skeleton=np.asarray(links, dtype=np.int64).reshape(-1, 2),
             keypoint_colors=np.asarray(kcol, dtype=np.uint8).reshape(-1, 3),
             skeleton_colors=np.asarray(scol, dtype=np.uint8).reshape(-1, 3),
-            keypoint_types=types,
-            joint_weights=weights if weights is not None else np.ones(len(names), np.float32),
-            sigmas=floats("sigmas"),
-            category=str(d.get("category") or "object"),
+            keypoint_types=[str(kp.type or _guess_type(kp.name)) for kp in self.keypoints],
+            joint_weights=np.ones(len(names), np.float32) if self.joint_weights is None else np.asarray(self.joint_weights, np.float32),
+            sigmas=None if self.sigmas is None else np.asarray(self.sigmas, np.float32),
+            category=str(self.category or "object"),
             source=source,
         )
+
+
+def _link_ids(pair: list[Any], names: list[str], entry: str, source: str) -> list[int]:
+    """A link's two keypoints as 0-based ids; each is a name or an id."""
+    index = {n: i for i, n in enumerate(names)}
+    ids = []
+    for p in pair:
+        if isinstance(p, str) and p in index:
+            ids.append(index[p])
+        elif isinstance(p, int) and not isinstance(p, bool) and 0 <= p < len(names):
+            ids.append(p)
+        else:
+            raise _meta_error(entry, f"unknown keypoint {p!r}", source)
+    return ids
+
+
+#: The order problems are reported in: unknown keys (alphabetical), then by field, colours
+#: (of keypoints, then of links) after the keypoints and links themselves.
+_REPORT_ORDER = ("extra_forbidden", "keypoints", "skeleton", "colour", "joint_weights", "name", "sigmas")
+
+
+def _report_order(error: Any) -> tuple[int, str, tuple[Any, ...]]:
+    key = str(error["loc"][0])
+    if error["type"] == "extra_forbidden":
+        return 0, key, ()
+    rank = _REPORT_ORDER.index("colour" if error["type"] == "colour" else key)
+    return rank, key if rank == 3 else "", tuple(error["loc"][1:2])
+
+
+def _first_error(e: ValidationError, source: str) -> DataError:
+    """pydantic's first error (see ``_report_order``) as a one-line ``DataError``."""
+    first = min(e.errors(), key=_report_order)
+    loc = first["loc"]
+    key = str(loc[0])
+    entry = f"{key}[{loc[1]}]" if len(loc) > 1 and key in ("keypoints", "skeleton") else key
+    if first["type"] == "extra_forbidden":
+        return _meta_error(key, "unknown key in dataset meta", source)
+    if first["type"] == "colour":
+        return _meta_error(entry, first["msg"], source)
+    message = {
+        "name": "'name' must be a non-empty string",
+        "keypoints": "'keypoints' must be a non-empty list" if len(loc) == 1 else "each keypoint is a name or a mapping with 'name'",
+        "skeleton": "a link is a pair of keypoint names or 0-based ids",
+    }.get(key, f"'{key}' must be a list of numbers")
+    return _meta_error(entry, message, source)
 
 
 def load_meta(spec: str | Path) -> DatasetMeta:

@@ -7,7 +7,7 @@ flip the left-side colour (green for COCO) stays on the person's left limbs in b
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -31,45 +31,39 @@ def _tile(sample: dict, meta: DatasetMeta, text: str) -> np.ndarray:
     return label(draw_instances(bgr, kp, vis, meta), text)
 
 
-def render_grid(
-    data: CocoData,
-    meta: DatasetMeta,
-    *,
-    num: int = 16,
-    seed: int = 0,
-    input_size: tuple[int, int] = (192, 256),
-    augment: bool = True,
-) -> np.ndarray:
-    """The BGR grid image: ``num`` labelled instances, chosen with ``seed``."""
-    plain = TopdownDataset(data, meta, input_size=input_size, train=True, aug=AugConfig.off())
+@dataclass(frozen=True)
+class GridOptions:
+    """``num`` labelled instances chosen with ``seed``, as ``input_size`` crops; with ``augment``
+    each beside the same instance augmented with the flip forced on."""
+
+    num: int = 16
+    seed: int = 0
+    input_size: tuple[int, int] = (192, 256)
+    augment: bool = True
+
+
+def render_grid(data: CocoData, meta: DatasetMeta, o: GridOptions = GridOptions()) -> np.ndarray:
+    """The BGR grid image."""
+    plain = TopdownDataset(data, meta, input_size=o.input_size, train=True, aug=AugConfig.off())
     if len(plain) == 0:
         raise DataError("no instance with labelled keypoints to show", file=data.source)
-    rng = np.random.default_rng(seed)
-    picks = np.sort(rng.choice(len(plain), size=min(num, len(plain)), replace=False))
-    flipped = TopdownDataset(data, meta, input_size=input_size, train=True, aug=replace(AugConfig(), flip_prob=1.0))
+    rng = np.random.default_rng(o.seed)
+    picks = np.sort(rng.choice(len(plain), size=min(o.num, len(plain)), replace=False))
+    flipped = TopdownDataset(data, meta, input_size=o.input_size, train=True, aug=replace(AugConfig(), flip_prob=1.0))
     tiles = []
     for i in picks.tolist():
         s = plain.get(i)
         tiles.append(_tile(s, meta, f"img {s['image_id']} ann {s['ann_id']}"))
-        if augment:
+        if o.augment:
             a = flipped.get(i, rng)
             tiles.append(_tile(a, meta, f"flip rot {a['rotation']:+.0f} zoom {float(s['scale'][0] / a['scale'][0]):.2f}"))
     return grid(tiles, min(2 * PAIRS_PER_ROW, len(tiles)))
 
 
-def show_grid(
-    data: CocoData,
-    meta: DatasetMeta,
-    out: Path,
-    *,
-    num: int = 16,
-    seed: int = 0,
-    input_size: tuple[int, int] = (192, 256),
-    augment: bool = True,
-) -> Path:
+def show_grid(data: CocoData, meta: DatasetMeta, out: Path, options: GridOptions = GridOptions()) -> Path:
     """Write the preview grid to ``out`` (format from its suffix, atomically) and return it."""
     out = Path(out)
-    image = render_grid(data, meta, num=num, seed=seed, input_size=input_size, augment=augment)
+    image = render_grid(data, meta, options)
     try:
         ok, buf = cv2.imencode(out.suffix or ".png", image)
     except cv2.error:

@@ -195,21 +195,11 @@ def _human_head(rng: np.random.Generator, parts: list[Part], kp: np.ndarray, nrm
     parts.append(_feature(mouth[0], mouth_n[0], 0.12 * r_head, (60, 50, 150), centre, 2e-4))
 
 
-def human(rng: np.random.Generator) -> Body:
-    """A person in COCO keypoint order: standing, walking, crouching or sitting; arms anywhere."""
-
-    def j(v: float) -> float:
-        return v * rng.uniform(0.88, 1.12)
-
-    r_head, neck, torso, sw, hw, depth = j(0.062), j(0.035), j(0.30), j(0.105), j(0.07), j(0.055)
-    upper_arm, forearm, thigh, shin, foot, girth = j(0.165), j(0.15), j(0.235), j(0.225), j(0.075), j(1.0)
-    skin = _jitter(rng, SKIN[int(rng.integers(len(SKIN)))], 12)
-    shirt, pants, shoes = _colour(rng), _colour(rng), _colour(rng, dark=True)
-    hair = _colour(rng, dark=rng.random() < 0.75)
-    sleeves = shirt if rng.random() < 0.5 else skin
-    shins = pants if rng.random() < 0.7 else skin
-    kp, nrm, parts = np.zeros((17, 3)), np.zeros((17, 3)), []
-
+def _human_legs(rng: np.random.Generator, parts: list[Part], kp: np.ndarray, sizes: tuple[float, ...], colours: tuple) -> None:
+    """Hips, knees, ankles and feet of ``human`` (standing, walking, crouching or sitting); fills
+    keypoints 11-16 of ``kp``."""
+    hw, thigh, shin, foot, girth = sizes
+    pants, shins, shoes = colours
     mode = rng.random()
     for side, (h, k, a) in ((1.0, (11, 13, 15)), (-1.0, (12, 14, 16))):
         if mode < 0.55:
@@ -226,11 +216,11 @@ def human(rng: np.random.Generator) -> Body:
         _limb(parts, kp[k], kp[a], 0.046 * girth, 0.034 * girth, shins, (k, a), side)
         _limb(parts, kp[a], kp[a] + foot * np.array([1.0, -0.25, 0.0]), 0.03, 0.026, shoes, (a,), side, stripe=False)
 
-    bow = _deg(rng, -10, 35) if rng.random() < 0.85 else _deg(rng, 35, 80)
-    rot = _rot_lateral(bow) @ _rot_forward(_deg(rng, -12, 12)) @ _rot_up(_deg(rng, -25, 25))
-    waist = _ring(0.3 * torso, hw * 1.1, depth * 0.95) @ rot.T
-    parts.append(Part(np.concatenate([_ring(torso, sw * 1.02, depth) @ rot.T, waist]), np.zeros(24), shirt, (5, 6), bias=-0.03))
-    parts.append(Part(np.concatenate([waist, _ring(-0.02, hw * 1.35, depth)]), np.zeros(24), pants, (11, 12), bias=-0.035))
+
+def _human_arms(rng: np.random.Generator, parts: list[Part], kp: np.ndarray, rot: np.ndarray, sizes: tuple[float, ...], colours: tuple) -> None:
+    """Shoulders, elbows, wrists and hands of ``human``, anywhere; fills keypoints 5-10 of ``kp``."""
+    torso, sw, upper_arm, forearm, girth = sizes
+    shirt, sleeves, skin = colours
     for side, (s, e, w) in ((1.0, (5, 7, 9)), (-1.0, (6, 8, 10))):
         if rng.random() < 0.6:
             swing, spread, bend = _deg(rng, -30, 50), _deg(rng, 0, 30), _deg(rng, 0, 70)
@@ -244,6 +234,28 @@ def human(rng: np.random.Generator) -> Body:
         _limb(parts, kp[e], kp[w], 0.034 * girth, 0.027 * girth, sleeves, (e, w), side)
         _limb(parts, kp[w], kp[w] + 0.06 * (rot @ fore), 0.03, 0.026, skin, (w,), side, stripe=False)
 
+
+def human(rng: np.random.Generator) -> Body:
+    """A person in COCO keypoint order: standing, walking, crouching or sitting; arms anywhere."""
+
+    def j(v: float) -> float:
+        return v * rng.uniform(0.88, 1.12)
+
+    r_head, neck, torso, sw, hw, depth = j(0.062), j(0.035), j(0.30), j(0.105), j(0.07), j(0.055)
+    upper_arm, forearm, thigh, shin, foot, girth = j(0.165), j(0.15), j(0.235), j(0.225), j(0.075), j(1.0)
+    skin = _jitter(rng, SKIN[int(rng.integers(len(SKIN)))], 12)
+    shirt, pants, shoes = _colour(rng), _colour(rng), _colour(rng, dark=True)
+    hair = _colour(rng, dark=rng.random() < 0.75)
+    sleeves = shirt if rng.random() < 0.5 else skin
+    shins = pants if rng.random() < 0.7 else skin
+    kp, nrm, parts = np.zeros((17, 3)), np.zeros((17, 3)), []
+    _human_legs(rng, parts, kp, (hw, thigh, shin, foot, girth), (pants, shins, shoes))
+    bow = _deg(rng, -10, 35) if rng.random() < 0.85 else _deg(rng, 35, 80)
+    rot = _rot_lateral(bow) @ _rot_forward(_deg(rng, -12, 12)) @ _rot_up(_deg(rng, -25, 25))
+    waist = _ring(0.3 * torso, hw * 1.1, depth * 0.95) @ rot.T
+    parts.append(Part(np.concatenate([_ring(torso, sw * 1.02, depth) @ rot.T, waist]), np.zeros(24), shirt, (5, 6), bias=-0.03))
+    parts.append(Part(np.concatenate([waist, _ring(-0.02, hw * 1.35, depth)]), np.zeros(24), pants, (11, 12), bias=-0.035))
+    _human_arms(rng, parts, kp, rot, (torso, sw, upper_arm, forearm, girth), (shirt, sleeves, skin))
     _human_head(rng, parts, kp, nrm, rot, (torso, neck, r_head, girth), (skin, hair))
     return Body(kp, nrm, parts)
 

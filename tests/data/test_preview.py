@@ -8,7 +8,7 @@ import pytest
 
 from pose.data.coco import CocoData, build_coco, load_coco
 from pose.data.meta import DatasetMeta, load_meta
-from pose.data.preview import PAIRS_PER_ROW, show_grid
+from pose.data.preview import PAIRS_PER_ROW, GridOptions, show_grid
 from pose.errors import DataError
 
 
@@ -45,19 +45,19 @@ def read(path: Path) -> np.ndarray:
 
 def test_grid_pairs_plain_and_flipped_tiles(tmp_path: Path, meta: DatasetMeta) -> None:
     data = tiny_data(tmp_path, meta)
-    out = show_grid(data, meta, tmp_path / "grid.png", num=16, seed=0)
+    out = show_grid(data, meta, tmp_path / "grid.png", GridOptions(num=16, seed=0))
     img = read(out)
     assert img.shape == (256, 6 * 192, 3)
-    plain = show_grid(data, meta, tmp_path / "plain.png", num=2, seed=0, augment=False)
+    plain = show_grid(data, meta, tmp_path / "plain.png", GridOptions(num=2, seed=0, augment=False))
     assert read(plain).shape == (256, 2 * 192, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "images", "plain.png"]
 
 
 def test_same_seed_same_picture_other_seed_other_augmentation(tmp_path: Path, meta: DatasetMeta) -> None:
     data = tiny_data(tmp_path, meta)
-    a = read(show_grid(data, meta, tmp_path / "a.png", seed=3))
-    b = read(show_grid(data, meta, tmp_path / "b.png", seed=3))
-    c = read(show_grid(data, meta, tmp_path / "c.png", seed=4))
+    a = read(show_grid(data, meta, tmp_path / "a.png", GridOptions(seed=3)))
+    b = read(show_grid(data, meta, tmp_path / "b.png", GridOptions(seed=3)))
+    c = read(show_grid(data, meta, tmp_path / "c.png", GridOptions(seed=4)))
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -65,7 +65,7 @@ def test_same_seed_same_picture_other_seed_other_augmentation(tmp_path: Path, me
 def test_real_grid_draws_skeletons_in_meta_colours(shared_data: Path, meta: DatasetMeta, tmp_path: Path) -> None:
     root = shared_data / "coco_person_minicoco"
     data = load_coco(root / "annotations/person_keypoints_train2017.json", image_root=root / "images/train2017", num_keypoints=17)
-    img = read(show_grid(data, meta, tmp_path / "grid.jpg", num=8, seed=0))
+    img = read(show_grid(data, meta, tmp_path / "grid.jpg", GridOptions(num=8, seed=0)))
     assert img.shape == (2 * 256, 2 * PAIRS_PER_ROW * 192, 3)
     green = np.all(np.abs(img.astype(int) - (0, 255, 0)) < 40, axis=2)
     orange = np.all(np.abs(img.astype(int) - (0, 128, 255)) < 40, axis=2)
