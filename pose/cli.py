@@ -232,7 +232,7 @@ def train(
 
     params = load_run_params(config, PoseParams, list(set_), seed=seed, deterministic=deterministic, autoscale_lr=autoscale_lr)
 
-    with _blame(config), tracked("train_pose", track) as run:
+    with _blame(config), tracked("train_pose", track, with_system_metrics=True) as run:
         summary = train_pose(params, work_dir, resume=resume, load_from=str(load_from) if load_from else None, device=device,
                              validate=not no_validate, launcher=launcher, callbacks=callbacks(run), console=err_console)
     best = summary.get("best")
@@ -274,7 +274,7 @@ def train_det(
     from pose.detection.train import train_from_config
     from pose.tracking import callbacks, tracked
 
-    with _blame(config), tracked("train_detector", track) as run:
+    with _blame(config), tracked("train_detector", track, with_system_metrics=True) as run:
         summary = train_from_config(config, work_dir, resume=resume, load_from=str(load_from) if load_from else None, validate=not no_validate,
                                     seed=seed, deterministic=deterministic, overrides=list(set_), device=device, callbacks=callbacks(run),
                                     console=err_console, launcher=launcher, autoscale_lr=autoscale_lr)

@@ -118,6 +118,7 @@ def _record(parent: tracking.StageRun, root: Path, before: str | None) -> str | 
     after = data_md5(root)
     parent.log_metrics(read_json_if(root / METRICS) or {})
     parent.set_tags({"pose.data_changed": str(before != after).lower(), "pose.data_md5": after or "unknown"})
+    parent.log_data_input("training")
     parent.log_pipeline_files()
     return after
 

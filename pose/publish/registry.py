@@ -45,7 +45,7 @@ class PosePyfunc(mlflow.pyfunc.PythonModel):
 
         self.model, _, _ = load_published(context.artifacts["weights"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
         import torch
 
         kpts, scores = self.model.predict(torch.as_tensor(np.asarray(model_input)))
@@ -68,7 +68,7 @@ class DetectorPyfunc(mlflow.pyfunc.PythonModel):
 
         self.model, _ = load_detector(context.artifacts["weights"])
 
-    def predict(self, context, model_input, params=None):
+    def predict(self, context, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
         from pose.detection.predict import detect
 
         (boxes, scores, labels), = detect(self.model, [np.asarray(model_input, np.uint8)])
@@ -105,7 +105,7 @@ def register(published: PublishedModel | str | Path, *, name: str | None = None,
     example = np.zeros((1, 3, h, w), np.uint8)
     output = np.zeros((1, meta.num_keypoints, 3), np.float32)
     uri = tracking.log_code_model(run, "pose-model", PYFUNC_CODE, artifacts=files, input_example=example, output_example=output,
-                                  pip_requirements=["posepipe", "torch", "numpy"])
+                                  pip_requirements=["posepipe", "torch", "numpy"], metrics=info.get("metrics") or {})
     tags = {**{k: v for k, v in (info.get("lineage") or {}).items() if not k.startswith("mlflow.")},
             **{f"metric.{k}": v for k, v in (info.get("metrics") or {}).items()},
             "pose.dataset": meta.name, "pose.preset": info["preset"], "pose.sha256": info["sha256"], "pose.file": path.name,
@@ -127,7 +127,7 @@ def register_detector(path: Path, sha256: str, *, name: str, metrics: dict[str, 
                                outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 6))]))
     uri = tracking.log_code_model(run, "detector-model", DETECTOR_PYFUNC_CODE, artifacts={"weights": path},
                                   input_example=np.zeros((size, size, 3), np.uint8), output_example=np.zeros((1, 6), np.float32),
-                                  pip_requirements=["posepipe", "torch", "torchvision", "numpy"], signature=signature)
+                                  pip_requirements=["posepipe", "torch", "torchvision", "numpy"], signature=signature, metrics=metrics)
     lineage = {k: v for k, v in (info.config.get("lineage") or {}).items() if not k.startswith("mlflow.")}
     tags = {**lineage, **{f"metric.{k}": v for k, v in metrics.items()}, "pose.preset": info.preset, "pose.sha256": sha256,
             "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names)}

@@ -11,7 +11,7 @@ from pose.tracking.runs import StageRun
 
 
 class MlflowCallback:
-    """Params and system info at start, metrics per epoch (``step=epoch``), checkpoint paths as
+    """Params, system info and the data (a dataset input, digest = DVC's md5) at start, metrics per epoch (``step=epoch``), checkpoint paths as
     tags, the best metric at the end.
 
     A tracking failure warns once and never stops training.
@@ -37,6 +37,7 @@ class MlflowCallback:
         if cfg.get("params") is not None:
             tags["pose.params_hash"] = params_hash(params=cfg["params"])
         self._try(self.run.set_tags, tags)
+        self._try(self.run.log_data_input, "training")
         resolved = {f"resolved.{k}": cfg[k] for k in ("input_size", "num_keypoints") if k in cfg}
         self._try(self.run.log_params, {**(cfg.get("params") or {}), **resolved})
 

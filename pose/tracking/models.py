@@ -13,10 +13,12 @@ from pose.tracking.runs import StageRun
 
 
 def log_code_model(run: StageRun, name: str, code: str, *, artifacts: Mapping[str, str | Path], input_example: Any,
-                   output_example: Any, pip_requirements: list[str] | None = None, signature: Any = None) -> str:
+                   output_example: Any, pip_requirements: list[str] | None = None, signature: Any = None,
+                   metrics: Mapping[str, Any] | None = None) -> str:
     """Log a pyfunc LoggedModel defined by ``code`` ("models from code": plain source, no pickle)
     with ``artifacts`` copied in; returns its ``models:/m-<id>`` URI once every file is stored.
-    The signature is inferred from the examples unless given (e.g. to leave image sizes free)."""
+    The signature is inferred from the examples unless given (e.g. to leave image sizes free);
+    ``metrics`` are attached to the logged model (its page in the UI), not only to the run."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -27,6 +29,8 @@ def log_code_model(run: StageRun, name: str, code: str, *, artifacts: Mapping[st
             info = mlflow.pyfunc.log_model(name=name, python_model=str(script), artifacts={k: str(v) for k, v in artifacts.items()},
                                            signature=signature or infer_signature(input_example, output_example), input_example=input_example,
                                            pip_requirements=pip_requirements or [])
+    if metrics:
+        run.log_metrics(metrics, model_id=info.model_id)
     return info.model_uri
 
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import shutil
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pose.tracking.lineage import lineage_tags
+from pose.tracking.lineage import data_hash, lineage_tags
 from pose.tracking.names import clean_tags, flatten_params, metric_key
 from pose.tracking.store import DEFAULT_EXPERIMENT, client, experiment_id, project_root, tracking_uri
 
@@ -40,11 +41,12 @@ class StageRun:
         if flat:
             self.client.log_batch(self.run_id, params=[Param(k, v) for k, v in flat.items()])
 
-    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+    def log_metrics(self, metrics: Mapping[str, Any], step: int | None = None, model_id: str | None = None) -> None:
+        """Numeric, finite metrics (``epoch`` left out); attached to logged model ``model_id`` too when given."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        rows = [Metric(metric_key(k), float(v), now, step or 0) for k, v in metrics.items()
+        rows = [Metric(metric_key(k), float(v), now, step or 0, model_id=model_id) for k, v in metrics.items()
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "epoch" and math.isfinite(float(v))]
         if rows:
             self.client.log_batch(self.run_id, metrics=rows)
@@ -58,6 +60,20 @@ class StageRun:
 
     def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_data_input(self, context: str = "training") -> None:
+        """The project's ``data/`` as the run's dataset input, its digest the md5 DVC records for it
+        (``data.dvc`` / ``dvc.lock``): the UI's dataset column shows what each run trained on."""
+        from mlflow.data.dataset_source_registry import get_dataset_source_from_json
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        digest = data_hash(self.root)
+        if digest is None:
+            return
+        dataset = MetaDataset(get_dataset_source_from_json(json.dumps({"uri": str(self.root / "data")}), "local"), name="data", digest=digest)
+        self.client.log_inputs(self.run_id, [DatasetInput(dataset._to_mlflow_entity(), [InputTag(MLFLOW_DATASET_CONTEXT, context)])])
 
     def log_params_files(self) -> None:
         """Every ``params/*.yaml`` of the project as params prefixed by its file (``pose.model.preset``,
@@ -144,11 +160,31 @@ def stage_run(name: str, *, root: str | Path | None = None, experiment: str = DE
 
 
 @contextlib.contextmanager
-def tracked(stage: str, enabled: bool) -> Iterator[StageRun | None]:
+def system_metrics(run: StageRun) -> Iterator[StageRun]:
+    """MLflow's system metrics (``system/cpu_utilization_percentage``, ``system/system_memory_usage_megabytes``,
+    GPU when present; psutil) sampled on ``run`` meanwhile, every
+    ``$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL`` s (10 by default), quietly."""
+    import logging
+
+    from mlflow.environment_variables import MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    logging.getLogger("mlflow.system_metrics").setLevel(logging.WARNING)
+    monitor = SystemMetricsMonitor(run.run_id, sampling_interval=MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL.get() or 10,
+                                   tracking_uri=tracking_uri(run.root))
+    monitor.start()
+    try:
+        yield run
+    finally:
+        monitor.finish()
+
+
+@contextlib.contextmanager
+def tracked(stage: str, enabled: bool, *, with_system_metrics: bool = False) -> Iterator[StageRun | None]:
     """Opt-in ``stage_run`` for a command (``--track``): yields the run, or None when disabled or on
-    a non-zero DDP rank (only rank 0 logs)."""
+    a non-zero DDP rank (only rank 0 logs); ``with_system_metrics`` samples CPU/memory on it (training)."""
     if not enabled or os.environ.get("RANK", "0") != "0":
         yield None
         return
-    with stage_run(stage) as run:
+    with stage_run(stage) as run, (system_metrics(run) if with_system_metrics else contextlib.nullcontext(run)):
         yield run

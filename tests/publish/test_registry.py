@@ -99,3 +99,20 @@ def test_incomplete_version_is_never_promoted(store: tuple[Path, Path]) -> None:
     with pytest.raises(CheckpointError, match="not fully logged"):
         registry.promote_if_better("coco-pose", half, 0.99, 0.0, 0.0, root=root)
     assert registry.aliases("coco-pose", root=root).get("champion") == before
+
+
+def test_register_is_quiet_and_metrics_sit_on_the_logged_model(store: tuple[Path, Path]) -> None:
+    """No MLflow warning (the pyfunc's predict is type-hinted; signature and input example kept);
+    the published metrics are the logged model's metrics, not only version tags."""
+    import warnings
+
+    root, pth = store
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        v = registry.register(pth, root=root)
+    assert not [w for w in caught if issubclass(w.category, UserWarning)], [str(w.message)[:200] for w in caught]
+    model = tracking.client(root).get_logged_model(v["model_uri"].removeprefix("models:/"))
+    assert {m.key: m.value for m in model.metrics} == {"AP": 0.5, "PCK_0.05": 0.4}
+    folder = tracking.local_artifacts(v["model_uri"])
+    mlmodel = (folder / "MLmodel").read_text()
+    assert "signature:" in mlmodel and "saved_input_example_info" in mlmodel

@@ -88,3 +88,24 @@ def test_parent_run_carries_every_params_file_and_experiment_opens_on_runs(root:
     c.delete_experiment_tag(exp.experiment_id, "mlflow.experimentKind")
     tracking.experiment_id(root=root)  # an experiment made before the tag existed gets it on next use
     assert c.get_experiment(exp.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_data_input_digest_is_dvcs_md5(root: Path) -> None:
+    (root / "data").mkdir()
+    (root / "data.dvc").write_text("outs:\n- md5: 97c630b10d71845bb7a8e1f3a010ab50.dir\n  hash: md5\n  path: data\n")
+    with tracking.stage_run("train_pose", root=root) as run:
+        run.log_data_input("training")
+    inputs = tracking.client(root).get_run(run.run_id).inputs.dataset_inputs
+    assert [(i.dataset.name, i.dataset.digest) for i in inputs] == [("data", "97c630b10d71845bb7a8e1f3a010ab50.dir")]
+    assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "training"
+
+
+def test_training_runs_sample_system_metrics(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as _time
+
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    monkeypatch.setenv(tracking.ROOT_ENV, str(root))
+    with tracking.tracked("train_pose", True, with_system_metrics=True) as run:
+        _time.sleep(1.5)
+    keys = set(tracking.client(root).get_run(run.run_id).data.metrics)
+    assert {"system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"} <= keys, keys
