@@ -79,6 +79,19 @@ mlflow.models.set_model(DetectorPyfunc())
 '''
 
 
+#: What the pyfuncs' code imports (``pose.modelio``, ``pose.detection``), pinned at the versions of
+#: this environment when logged; ``pose`` itself travels inside the model (``code_paths``), so
+#: ``mlflow models serve`` needs no posepipe install (it is on no package index).
+PYFUNC_REQUIREMENTS = ["torch", "torchvision", "numpy", "opencv-python-headless", "pydantic", "pyyaml", "rich"]
+
+
+def pyfunc_code_paths() -> list[Path]:
+    """The ``pose`` package folder, copied into every logged model."""
+    import pose
+
+    return [Path(pose.__file__).parent]
+
+
 def model_name(dataset: str, kind: str = "pose") -> str:
     """``<dataset>-<kind>`` (``-pose``, ``-detector``), with characters a registered-model name should not hold replaced."""
     return re.sub(r"[^\w.-]", "_", dataset) + f"-{kind}"
@@ -105,7 +118,8 @@ def register(published: PublishedModel | str | Path, *, name: str | None = None,
     example = np.zeros((1, 3, h, w), np.uint8)
     output = np.zeros((1, meta.num_keypoints, 3), np.float32)
     uri = tracking.log_code_model(run, "pose-model", PYFUNC_CODE, artifacts=files, input_example=example, output_example=output,
-                                  pip_requirements=["posepipe", "torch", "numpy"], metrics=info.get("metrics") or {})
+                                  pip_requirements=tracking.pinned(PYFUNC_REQUIREMENTS), metrics=info.get("metrics") or {},
+                                  code_paths=pyfunc_code_paths())
     tags = {**{k: v for k, v in (info.get("lineage") or {}).items() if not k.startswith("mlflow.")},
             **{f"metric.{k}": v for k, v in (info.get("metrics") or {}).items()},
             "pose.dataset": meta.name, "pose.preset": info["preset"], "pose.sha256": info["sha256"], "pose.file": path.name,
@@ -127,7 +141,8 @@ def register_detector(path: Path, sha256: str, *, name: str, metrics: dict[str, 
                                outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, 6))]))
     uri = tracking.log_code_model(run, "detector-model", DETECTOR_PYFUNC_CODE, artifacts={"weights": path},
                                   input_example=np.zeros((size, size, 3), np.uint8), output_example=np.zeros((1, 6), np.float32),
-                                  pip_requirements=["posepipe", "torch", "torchvision", "numpy"], signature=signature, metrics=metrics)
+                                  pip_requirements=tracking.pinned(PYFUNC_REQUIREMENTS), signature=signature, metrics=metrics,
+                                  code_paths=pyfunc_code_paths())
     lineage = {k: v for k, v in (info.config.get("lineage") or {}).items() if not k.startswith("mlflow.")}
     tags = {**lineage, **{f"metric.{k}": v for k, v in metrics.items()}, "pose.preset": info.preset, "pose.sha256": sha256,
             "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names)}

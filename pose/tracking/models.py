@@ -14,11 +14,12 @@ from pose.tracking.runs import StageRun
 
 def log_code_model(run: StageRun, name: str, code: str, *, artifacts: Mapping[str, str | Path], input_example: Any,
                    output_example: Any, pip_requirements: list[str] | None = None, signature: Any = None,
-                   metrics: Mapping[str, Any] | None = None) -> str:
+                   metrics: Mapping[str, Any] | None = None, code_paths: list[str | Path] | None = None) -> str:
     """Log a pyfunc LoggedModel defined by ``code`` ("models from code": plain source, no pickle)
     with ``artifacts`` copied in; returns its ``models:/m-<id>`` URI once every file is stored.
     The signature is inferred from the examples unless given (e.g. to leave image sizes free);
-    ``metrics`` are attached to the logged model (its page in the UI), not only to the run."""
+    ``metrics`` are attached to the logged model (its page in the UI), not only to the run;
+    ``code_paths`` (folders of packages the code imports) travel inside the model."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -28,10 +29,17 @@ def log_code_model(run: StageRun, name: str, code: str, *, artifacts: Mapping[st
         with mlflow.start_run(run_id=run.run_id, nested=mlflow.active_run() is not None):
             info = mlflow.pyfunc.log_model(name=name, python_model=str(script), artifacts={k: str(v) for k, v in artifacts.items()},
                                            signature=signature or infer_signature(input_example, output_example), input_example=input_example,
-                                           pip_requirements=pip_requirements or [])
+                                           pip_requirements=pip_requirements or [], code_paths=[str(p) for p in code_paths or []] or None)
     if metrics:
         run.log_metrics(metrics, model_id=info.model_id)
     return info.model_uri
+
+
+def pinned(distributions: list[str]) -> list[str]:
+    """``name==version`` of each installed distribution (the versions of this environment)."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in distributions]
 
 
 def register_version(c: Any, model_uri: str, name: str, *, run_id: str, tags: Mapping[str, Any]) -> str:

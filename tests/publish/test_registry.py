@@ -116,3 +116,53 @@ def test_register_is_quiet_and_metrics_sit_on_the_logged_model(store: tuple[Path
     folder = tracking.local_artifacts(v["model_uri"])
     mlmodel = (folder / "MLmodel").read_text()
     assert "signature:" in mlmodel and "saved_input_example_info" in mlmodel
+
+
+@pytest.mark.slow
+def test_champion_served_over_rest_carries_code_and_pins(store: tuple[Path, Path], tmp_path: Path) -> None:
+    """``mlflow models serve -m models:/coco-pose@champion --env-manager local`` on a free port, run
+    outside the project (no PYTHONPATH): a REST request returns the published model's keypoints;
+    the model holds ``pose`` (code_paths) and pins what it imports."""
+    import importlib.metadata
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    root, pth = store
+    if "champion" not in registry.aliases("coco-pose", root=root):
+        registry.promote_if_better("coco-pose", registry.register(pth, root=root)["version"], 0.5, None, 0.0, root=root)
+    folder = tracking.local_artifacts("models:/coco-pose@champion")
+    reqs = (folder / "requirements.txt").read_text().split()
+    assert f"torch=={importlib.metadata.version('torch')}" in reqs and not any(r.startswith("posepipe") for r in reqs), reqs
+    assert (folder / "code" / "pose" / "modelio" / "published.py").is_file()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", tracking.ROOT_ENV)}
+    env["MLFLOW_TRACKING_URI"] = tracking.tracking_uri(root)
+    server = subprocess.Popen([str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", "models:/coco-pose@champion",
+                               "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    x = np.random.default_rng(1).integers(0, 256, (1, 3, 64, 64), dtype=np.uint8)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "mlflow models serve did not come up"
+                time.sleep(1)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=json.dumps({"inputs": x.tolist()}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            out = np.asarray(json.loads(r.read())["predictions"], np.float32)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    kpts, scores = load_published(pth)[0].predict(torch.from_numpy(x))
+    assert out.shape == (1, 17, 3)
+    assert np.allclose(out[..., :2], kpts.numpy(), atol=1e-4) and np.allclose(out[..., 2], scores.numpy(), atol=1e-5)
