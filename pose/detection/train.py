@@ -109,7 +109,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
         record_params(work_dir, params)
     t0 = time.perf_counter()
     summary = fit(task, t, work_dir=work_dir, device=dev, seed=seed, workers=workers, resume=resume,
-                  load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)], console=console)
+                  load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, BBOX_KEYS)], console=console)
     summary["train_seconds"] = time.perf_counter() - t0
     summary["train_images"] = len(train_set)
     summary["is_main"] = dist.is_main()

@@ -33,8 +33,6 @@ from pose.models import TopdownPoseEstimator, build_model
 from pose.params import PoseParams, record_params
 
 KIND = "pose"
-#: Metrics validation records per epoch (checkpoint history, MLflow, ``plots/val.tsv``).
-VAL_KEYS = ("AP", "AP50", "AP75", "AR", "PCK@0.05", "PCK@0.1", "AUC", "EPE")
 
 
 def build_pose_model(params: PoseParams, meta: DatasetMeta) -> TopdownPoseEstimator:
