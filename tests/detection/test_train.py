@@ -44,6 +44,10 @@ def test_train_writes_checkpoint_with_rebuild_config(run: dict) -> None:
     hist = run["summary"]["history"]
     assert len(hist) == 1 and np.isfinite(hist[0]["loss"]) and 0.0 <= hist[0]["bbox_mAP50"] <= 1.0
     assert (run["work"] / "val" / "bbox_results.json").is_file()
+    from pose.engine.curves import TRAIN, VAL, read_rows
+
+    assert [r["epoch"] for r in read_rows(run["work"] / TRAIN)] == ["1"], "the training curve (dvc.yaml plots)"
+    assert float(read_rows(run["work"] / VAL)[0]["bbox_mAP50"]) == pytest.approx(hist[0]["bbox_mAP50"], rel=1e-5)
 
 
 def test_resume_continues_from_latest(run: dict) -> None:
