@@ -33,9 +33,9 @@ def _packet_times(path: Path) -> tuple[int, list[str], np.ndarray]:
     """(ffmpeg return code, its error lines, sorted presentation times in seconds)."""
     import imageio_ffmpeg
 
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-           "-f", "framecrc", "-"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, errors="replace")
+    proc = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0",
+                           "-c", "copy", "-f", "framecrc", "-"],
+                          capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, errors="replace")
     tb, pts = 1.0, []
     for line in proc.stdout.splitlines():
         if line.startswith("#tb 0:"):
