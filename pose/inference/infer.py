@@ -13,7 +13,7 @@ from rich.console import Console
 
 from pose.errors import ConfigError
 from pose.fileio import write_json
-from pose.inference.api import FrameResult, detect, detector_classes, estimate_frames, load_detector, load_pose_model
+from pose.inference.api import FrameResult, PoseModel, detect, detector_classes, estimate_frames, load_detector, load_pose_model
 from pose.inference.video import Frame, open_source, stream
 from pose.inference.visualize import draw_result
 
@@ -25,6 +25,24 @@ def _threshold(name: str, value: float) -> float:
     if not 0.0 <= value <= 1.0:
         raise ConfigError(f"must be in [0, 1], got {value}", entry=name)
     return float(value)
+
+
+def detect_and_estimate(pose: PoseModel, detector: Any, classes: list[int] | None, images: list[np.ndarray], *,
+                        bbox_thr: float = 0.3, nms_thr: float = 0.3, batch_size: int = 64, heatmaps: bool = False,
+                        timings: dict[str, float] | None = None) -> list[FrameResult]:
+    """Detector boxes (``None`` detector: whole images), then pose on each: what ``pose infer`` and
+    the registered image -> keypoints pyfunc compute per image. ``timings`` gains detect/crop/pose."""
+    t = timings if timings is not None else {}
+    boxes: list[np.ndarray | None] = [None] * len(images)
+    scores: list[np.ndarray | None] = [None] * len(images)
+    if detector is not None:
+        t0 = time.perf_counter()
+        dets = detect(detector, images, score_thr=bbox_thr, nms_thr=nms_thr, classes=classes, batch_size=len(images))
+        t["detect"] = t.get("detect", 0.0) + time.perf_counter() - t0
+        for i, (b, s, _) in enumerate(dets):
+            keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+            boxes[i], scores[i] = b[keep], s[keep]
+    return estimate_frames(pose, images, boxes, box_scores=scores, batch_size=batch_size, heatmaps=heatmaps, timings=t)
 
 
 def run_infer(
@@ -80,18 +98,8 @@ def run_infer(
     counts = {"instances": 0}
 
     def step(batch: list[Frame]) -> list[np.ndarray]:
-        images = [f.image for f in batch]
-        boxes: list[np.ndarray | None] = [None] * len(batch)
-        scores: list[np.ndarray | None] = [None] * len(batch)
-        if detector is not None:
-            t0 = time.perf_counter()
-            dets = detect(detector, images, score_thr=bbox_thr, nms_thr=nms_thr, classes=classes, batch_size=len(images))
-            timings["detect"] += time.perf_counter() - t0
-            for i, (b, s, _) in enumerate(dets):
-                keep = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
-                boxes[i], scores[i] = b[keep], s[keep]
-        frames = estimate_frames(pose, images, boxes, box_scores=scores, batch_size=pose_batch_size, heatmaps=draw_heatmap,
-                                 timings=timings)
+        frames = detect_and_estimate(pose, detector, classes, [f.image for f in batch], bbox_thr=bbox_thr, nms_thr=nms_thr,
+                                     batch_size=pose_batch_size, heatmaps=draw_heatmap, timings=timings)
         t0 = time.perf_counter()
         drawn = [draw_result(f.image, r, pose.meta, kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox,
                              draw_heatmap=draw_heatmap, show_kpt_idx=show_kpt_idx) for f, r in zip(batch, frames)] if out or show else []

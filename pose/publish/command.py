@@ -165,6 +165,16 @@ def publish_and_gate(checkpoint: str | Path, out_dir: str | Path, *, dataset: st
     return pub.result()
 
 
+def register_keypoints(pubs: list[Publication], dataset: str, run: tracking.StageRun, opts: Options) -> dict[str, Any]:
+    """Detector + pose as one image -> keypoints model ``<dataset>-keypoints``; champion when both
+    of its parts are now champions."""
+    reg = registry.register_keypoints(pubs[0].model.path, pubs[1].model.path, name=registry.model_name(dataset, "keypoints"),
+                                      run=run, root=opts.root)
+    if all(p.gate["decision"]["verdict"] in ("promoted", "kept") for p in pubs):
+        registry.promote_if_better(reg["name"], reg["version"], 1.0, 0.0, 0.0, root=opts.root)
+    return {**reg, "aliases": registry.aliases(reg["name"], root=opts.root)}
+
+
 def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None = None, register: bool = False,
                     onnx: bool = True, min_gain: float = 0.0, dataset: str | None = None, split: str | None = None,
                     root: str | Path | None = None, detector: str | Path | None = None) -> dict[str, Any]:
@@ -184,6 +194,8 @@ def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None
         with tracking.stage_run("publish", root=root, tags=tags) as run:
             for pub in pubs:
                 gate(pub, run, opts)
+            if detector is not None:
+                pose.gate["keypoints_model"] = register_keypoints(pubs, dataset_name, run, opts)
     return pose.result(detector=pubs[1].result() if detector is not None else None)
 
 

@@ -92,6 +92,34 @@ def pyfunc_code_paths() -> list[Path]:
     return [Path(pose.__file__).parent]
 
 
+#: The pyfunc: one BGR uint8 image (H, W, 3) -> (N, K, 3) [x, y, score] in image pixels, one row per
+#: detected instance: the detector, then the pose model, as ``pose infer`` does (params bbox_thr, nms_thr).
+KEYPOINTS_PYFUNC_CODE = '''\
+import mlflow
+import numpy as np
+
+
+class KeypointsPyfunc(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        from pose.inference.api import detector_classes, load_detector, load_pose_model
+
+        self.pose = load_pose_model(context.artifacts["pose"])
+        self.detector, info = load_detector(context.artifacts["detector"])
+        self.classes = detector_classes(info, self.pose.meta)
+
+    def predict(self, context, model_input: np.ndarray, params: dict | None = None) -> np.ndarray:
+        from pose.inference.infer import detect_and_estimate
+
+        p = {"bbox_thr": 0.3, "nms_thr": 0.3, **(params or {})}
+        frame, = detect_and_estimate(self.pose, self.detector, self.classes, [np.asarray(model_input, np.uint8)],
+                                     bbox_thr=float(p["bbox_thr"]), nms_thr=float(p["nms_thr"]))
+        return np.concatenate([frame.keypoints, frame.keypoint_scores[..., None]], -1).astype(np.float32)
+
+
+mlflow.models.set_model(KeypointsPyfunc())
+'''
+
+
 def model_name(dataset: str, kind: str = "pose") -> str:
     """``<dataset>-<kind>`` (``-pose``, ``-detector``), with characters a registered-model name should not hold replaced."""
     return re.sub(r"[^\w.-]", "_", dataset) + f"-{kind}"
@@ -148,6 +176,26 @@ def register_detector(path: Path, sha256: str, *, name: str, metrics: dict[str, 
             "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names)}
     version = add_version(uri, name, run=run, tags=tags, root=root)
     return {"name": name, "version": version, "model_uri": uri, "sha256": sha256}
+
+
+def register_keypoints(pose_path: Path, detector_path: Path, *, name: str, run: tracking.StageRun,
+                       root: str | Path | None = None) -> dict[str, Any]:
+    """Log detector + pose as one image -> keypoints pyfunc, a new version of ``name``
+    (``<dataset>-keypoints``) with alias ``challenger``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ParamSchema, ParamSpec, Schema, TensorSpec
+
+    _, meta, info = load_published(pose_path)
+    signature = ModelSignature(inputs=Schema([TensorSpec(np.dtype(np.uint8), (-1, -1, 3))]),
+                               outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, meta.num_keypoints, 3))]),
+                               params=ParamSchema([ParamSpec("bbox_thr", "double", 0.3), ParamSpec("nms_thr", "double", 0.3)]))
+    uri = tracking.log_code_model(run, "keypoints-model", KEYPOINTS_PYFUNC_CODE, artifacts={"pose": pose_path, "detector": detector_path},
+                                  input_example=np.zeros((64, 64, 3), np.uint8), output_example=np.zeros((0, meta.num_keypoints, 3), np.float32),
+                                  pip_requirements=tracking.pinned(PYFUNC_REQUIREMENTS), signature=signature,
+                                  metrics=info.get("metrics") or {}, code_paths=pyfunc_code_paths())
+    version = add_version(uri, name, run=run, tags={"pose.dataset": meta.name, "pose.pose_file": pose_path.name,
+                                                     "pose.detector_file": detector_path.name}, root=root)
+    return {"name": name, "version": version, "model_uri": uri}
 
 
 def add_version(model_uri: str, name: str, *, run: tracking.StageRun, tags: dict[str, Any], root: str | Path | None = None) -> str:

@@ -71,3 +71,35 @@ def test_register_then_gate_against_the_rescored_champion(project: tuple[Path, P
     out = mlflow.pyfunc.load_model("models:/coco-detector@champion").predict(image)
     (boxes, scores, labels), = detect(load_detector(weights)[0], [image])
     assert out.shape == (len(boxes), 6) and np.allclose(out[:, :4], boxes) and np.allclose(out[:, 4], scores)
+
+
+@pytest.mark.slow
+def test_keypoints_pyfunc_equals_pose_infer(project: tuple[Path, Path]) -> None:
+    """The registered image -> keypoints model (detector + pose, one pyfunc) gives ``pose infer``'s keypoints."""
+    import sys
+
+    import mlflow
+    import numpy as np
+
+    from pose.inference.infer import run_infer
+    from pose.publish.command import publish_command
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from model_files import make_pose_checkpoint
+
+    root, ckpt = project
+    result = publish_command(make_pose_checkpoint(root / "pose.pth", root / "ds"), root / "out", register=True, onnx=False,
+                             root=root, detector=ckpt)
+    reg = result["keypoints_model"]
+    assert reg["name"] == f"{result['registered']['name'].removesuffix('-pose')}-keypoints" and reg["aliases"]["champion"] == reg["version"]
+    pose_path, det_path = Path(result["published"]), Path(result["detector"]["published"])
+    image_file = sorted(p for p in (root / "ds").rglob("*") if p.suffix.lower() in (".jpg", ".png"))[0]
+    seen = []
+    run_infer(image_file, det_model=det_path, pose_model=pose_path, bbox_thr=0.0, save_json=root / "infer.json", device="cpu",
+              progress=False, callbacks=[lambda f, r: seen.append(r)])
+    import cv2
+
+    tracking.client(root)
+    out = mlflow.pyfunc.load_model(reg["model_uri"]).predict(cv2.imread(str(image_file)), params={"bbox_thr": 0.0})
+    assert len(seen[0]) > 0 and out.shape == (len(seen[0]), seen[0].keypoints.shape[1], 3)
+    assert np.allclose(out[..., :2], seen[0].keypoints, atol=1e-4) and np.allclose(out[..., 2], seen[0].keypoint_scores, atol=1e-5)
