@@ -32,7 +32,7 @@ app = typer.Typer(
 )
 # Options shared by `pose train` and `pose train-det`.
 Resume = Annotated[Optional[str], typer.Option(help="'auto' (latest.pth in --work-dir), 'if-same' (latest.pth only if trained with the same params and data) or a checkpoint path.")]
-LoadFrom = Annotated[Optional[Path], typer.Option(help="Load weights only (reports missing/unexpected keys).")]
+LoadFrom = Annotated[Optional[Path], typer.Option(help="Start from these weights: a posepipe, MMPose 1.x, torchvision or timm file (key map + load report; a head for another keypoint count is skipped with a warning).")]
 NoValidate = Annotated[bool, typer.Option("--no-validate", help="Skip validation during training.")]
 Seed = Annotated[Optional[int], typer.Option(help="Overrides train.seed.")]
 Deterministic = Annotated[bool, typer.Option("--deterministic", help="Deterministic algorithms (exact resume).")]

@@ -29,6 +29,7 @@ from pose.engine.trainer import Task, fit
 from pose.errors import ConfigError
 from pose.fileio import write_json
 from pose.params import DetectorParams, load_params, load_run_params, record_params, validate_params
+from pose.recipes.init import apply_init, print_init
 
 
 @torch.no_grad()
@@ -84,6 +85,10 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     workers = resolve_workers(t.workers, dev)
     torch.manual_seed(seed)
     model = build_detector(params.preset, len(category_ids), size)
+    init = apply_init(model, pretrained=params.pretrained, preset_default=None, load_from=load_from, detector=True,
+                      pretrained_entry="pretrained")
+    if dist.is_main():
+        print_init(init, console)
     label_of = {c: i + 1 for i, c in enumerate(category_ids)}
     train_set = DetectionDataset(train_data, size, train=True, aug=params.aug.to_aug(), label_of=label_of)
     if len(train_set) == 0:
@@ -104,12 +109,13 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
 
     task = Task(model=model, loss=_loss, loaders=loaders, iters_per_epoch=iters, evaluate=evaluate_val, best_metric="bbox_mAP",
                 config={**checkpoint_config(params.preset, size, names, category_ids, params.model_dump(mode="json"),
-                                            data=train_data.fingerprint() + val_data.fingerprint()), "seed": seed})
+                                            data=train_data.fingerprint() + val_data.fingerprint()), "seed": seed, "init": init})
     if dist.is_main():
         record_params(work_dir, params)
     t0 = time.perf_counter()
     summary = fit(task, t, work_dir=work_dir, device=dev, seed=seed, workers=workers, resume=resume,
-                  load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, BBOX_KEYS)], console=console)
+                  load_from=None, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, BBOX_KEYS)], console=console)
+    summary["init"] = init
     summary["train_seconds"] = time.perf_counter() - t0
     summary["train_images"] = len(train_set)
     summary["is_main"] = dist.is_main()

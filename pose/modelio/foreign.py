@@ -87,9 +87,11 @@ def read_checkpoint(path: str | Path, *, entry: str | None = None) -> dict[str, 
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        what = str(e).split("Unsupported global: GLOBAL ")[-1].split(" ")[0] if "GLOBAL" in str(e) else ""
-        reason = f"it holds Python objects ({what}) that only a full unpickle would build" if what else "cannot unpickle it"
-        raise CheckpointError(f"refused: not a weights-only checkpoint, {reason}", file=path, entry=entry,
+        if "GLOBAL" not in str(e):
+            raise CheckpointError("not a checkpoint or a corrupt one (cannot unpickle it)", file=path, entry=entry) from None
+        what = str(e).split("Unsupported global: GLOBAL ")[-1].split(" ")[0]
+        raise CheckpointError(f"refused: not a weights-only checkpoint, it holds Python objects ({what}) that only a full "
+                              "unpickle would build", file=path, entry=entry,
                               hint="posepipe never unpickles arbitrary objects; save a plain state dict") from None
     except Exception as e:  # a text file, a truncated zip ...: torch raises many kinds
         raise CheckpointError(f"not a checkpoint or a corrupt one ({type(e).__name__}: {' '.join(str(e).split())[:100]})",

@@ -58,6 +58,8 @@ class DetectorParams(Strict):
     val_split: str = "val"
     preset: str = "fcos-tiny"
     input_size: int | None = Field(320, ge=32, le=4096, description="long side in px; None = the preset's")
+    pretrained: str = Field("none", min_length=1, description="none | PATH: a torchvision detection file of the same preset, "
+                            "a posepipe detector checkpoint, or a ResNet ImageNet file for fcos-resnet50")
     train: TrainParams = TrainParams(epochs=64, batch_size=8, workers=2, lr=3e-3, weight_decay=0.05, warmup_iters=100, ema=True, clip_grad=10.0, val_interval=8)
     aug: DetectorAugParams = DetectorAugParams()
     test: DetectorTestParams = DetectorTestParams()

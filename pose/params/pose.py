@@ -62,6 +62,8 @@ class AugConfig:
 class PoseModelParams(Strict):
     preset: str = "rtmpose-t"
     input_size: tuple[int, int] | None = Field(None, description="(w, h); None = the preset's")
+    pretrained: str | None = Field(None, min_length=1, description="imagenet | none | PATH (an MMPose, torchvision, timm or "
+                                   "posepipe file); None = the preset's default (`pose models`: pretrained column)")
 
 
 class PoseTestParams(Strict):

@@ -29,15 +29,18 @@ from pose.engine.trainer import Task, fit
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.coco import evaluate_keypoints
 from pose.evaluation.keys import VAL_KEYS
-from pose.models import TopdownPoseEstimator, build_model
+from pose.models import PRESETS, TopdownPoseEstimator, build_model
 from pose.params import PoseParams, record_params
+from pose.recipes.init import apply_init, backbone_choice, print_init
 
 KIND = "pose"
 
 
-def build_pose_model(params: PoseParams, meta: DatasetMeta) -> TopdownPoseEstimator:
+def build_pose_model(params: PoseParams, meta: DatasetMeta, *, pretrained: str | None = "none") -> TopdownPoseEstimator:
+    """The model ``params`` describe; ``pretrained`` as ``build_model``'s (``"none"``, the default,
+    for a model whose weights come from a checkpoint next)."""
     size = tuple(params.model.input_size) if params.model.input_size else None
-    return build_model(params.model.preset, meta.num_keypoints, input_size=size,
+    return build_model(params.model.preset, meta.num_keypoints, input_size=size, pretrained=pretrained,
                        flip_indices=meta.flip_indices.tolist(), flip_test=params.test.flip)
 
 
@@ -111,7 +114,11 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         val_data, _ = load_dataset(params.dataset, split=params.val_split, meta=params.meta)
         torch.manual_seed(t.seed)
         workers = resolve_workers(t.workers, dev)
-        model = build_pose_model(params, meta)
+        model = build_pose_model(params, meta, pretrained=backbone_choice(params.model.pretrained))
+        init = apply_init(model, pretrained=params.model.pretrained, preset_default=PRESETS[params.model.preset].pretrained,
+                          load_from=load_from)
+        if dist.is_main():
+            print_init(init, console)
         train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=params.aug)
         if len(train_set) == 0:
             raise ConfigError("no training instances with labelled keypoints", file=params.dataset, entry=params.train_split)
@@ -131,14 +138,15 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
             return {k: float(v) for k, v in metrics.items() if k in VAL_KEYS and v is not None}
 
         task = Task(model=model, loss=loss, loaders=loaders, iters_per_epoch=max(1, len(loaders(0))), evaluate=evaluate_val, best_metric="AP",
-                    config=checkpoint_config(params, meta, model, data=train_data.fingerprint() + val_data.fingerprint()))
+                    config={**checkpoint_config(params, meta, model, data=train_data.fingerprint() + val_data.fingerprint()), "init": init})
         t0 = time.perf_counter()
         is_main = dist.is_main()
         if is_main:
             record_params(work_dir, params)
         summary = fit(task, t, work_dir=work_dir, device=dev, seed=t.seed, workers=workers,
-                      resume=resume, load_from=load_from, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)],
+                      resume=resume, load_from=None, validate=validate, callbacks=[*(callbacks or []), CurveFiles(work_dir, VAL_KEYS)],
                       console=console)
+    summary["init"] = init
     summary["train_seconds"] = time.perf_counter() - t0
     summary["is_main"] = is_main
     summary["train_instances"] = len(train_set)
