@@ -7,9 +7,10 @@ STAGE``, so DVC's cache and ``dvc.lock`` stay the record and a Prefect run can n
   override, written into ``params/*.yaml`` (validated), as ``dvc exp run -S`` does.
 - Scheduled retraining: with ``only_if_changed`` (the deployment's default) a run with nothing
   changed (``dvc status``) stops "up to date"; the training stages retry as
-  ``params/schedule.yaml`` says. Overlapping runs wait: the project lock and a deployment
+  ``params/schedule.yaml`` says, and every stage task has its timeout from there. Overlapping runs wait: the project lock and a deployment
   concurrency limit of 1. One MLflow parent run per flow run, a child run per stage.
-- The summary (stages, metrics, registry decision) is the markdown artifact ``train-pose-summary``.
+- The summary (stages, metrics, registry decision, a link to the MLflow parent run) is the markdown
+  artifact ``train-pose-summary``.
 
 ``python flows/train_pose.py serve`` starts a local Prefect server (``pose.pipeline.prefect_server``;
 127.0.0.1 unless ``--host``, with a warning) and serves deployment ``train-pose/train-pose`` with
@@ -65,9 +66,11 @@ def stage(name: str, force: bool, root: Path) -> str:
 class PrefectSteps(Steps):
     """``run_pipeline``'s steps as tasks: one task run per ``dvc.yaml`` stage, training retried."""
 
-    def __init__(self, retries: int, retry_delay_s: list[float]) -> None:
+    def __init__(self, retries: int, retry_delay_s: list[float], stage_timeout_s: float = 3600.0,
+                 training_timeout_s: float = 43200.0) -> None:
         super().__init__()
-        self.retry = {"retries": retries, "retry_delay_seconds": retry_delay_s}
+        self.retry = {"retries": retries, "retry_delay_seconds": retry_delay_s, "timeout_seconds": training_timeout_s}
+        self.timeout = {"timeout_seconds": stage_timeout_s}
 
     def set_params(self, root: Path, assignments: Sequence[str]) -> list[str]:
         return apply_params(root, list(assignments))
@@ -79,7 +82,7 @@ class PrefectSteps(Steps):
         return changes(root)
 
     def repro(self, root: Path, stages: Sequence[str], force: bool) -> dict[str, str]:
-        return {name: stage.with_options(task_run_name=name, **(self.retry if name in TRAINING else {}))(name, force, root)
+        return {name: stage.with_options(task_run_name=name, **(self.retry if name in TRAINING else self.timeout))(name, force, root)
                 for name in stages or stage_names(root)}
 
 
@@ -88,7 +91,7 @@ def train_pose(options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Reproduce the DVC pipeline stage by stage (or stop when nothing changed)."""
     sched = load_schedule(ROOT)
     result = run_pipeline(ROOT, force=options.force, only_if_changed=options.only_if_changed, assignments=options.assignments(),
-                          bootstrap=True, steps=PrefectSteps(sched.retries, sched.retry_delay_s), trigger="prefect",
+                          bootstrap=True, steps=PrefectSteps(sched.retries, sched.retry_delay_s, sched.stage_timeout_s, sched.training_timeout_s), trigger="prefect",
                           tags={"prefect.flow_run_id": str(flow_run.id or ""), "prefect.run_name": str(flow_run.name or "")})
     create_markdown_artifact(summary_markdown(result), key="train-pose-summary",
                              description="nothing changed" if result["up_to_date"] else "metrics and registry decision")

@@ -94,7 +94,8 @@ def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = 
     Returns ``status`` ("up to date" / "retrained"), ``up_to_date``, ``seconds``, ``waited_s`` (for
     the lock), ``data_before`` / ``data_after`` / ``data_changed`` (``data.dvc`` md5), ``changes``
     (dvc status), ``params_changed``, ``stages`` (stage -> ran / skipped, when the steps tell),
-    ``metrics`` and ``publish`` (the evaluate and publish results). A failing stage raises
+    ``metrics`` and ``publish`` (the evaluate and publish results), ``mlflow`` (the parent run's
+    ``run_id`` and ``experiment_id``, when one was opened). A failing stage raises
     ``StageFailed`` (the parent run ends FAILED, its metrics and files logged)."""
     root, steps, t0 = Path(root).resolve(), steps or Steps(), time.perf_counter()
     with pipeline_lock(root) as waited:
@@ -106,6 +107,7 @@ def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = 
         if not pending and only_if_changed and not force and not stages:
             return _result(root, head, t0, after=before, ran=None)
         with tracking.start_pipeline_run("pipeline", root=root, tags={"pose.trigger": trigger, **(tags or {})}) as parent:
+            head["mlflow"] = {"run_id": parent.run_id, "experiment_id": parent.client.get_run(parent.run_id).info.experiment_id}
             try:
                 ran = steps.repro(root, stages, force)
             finally:

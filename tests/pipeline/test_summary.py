@@ -15,3 +15,11 @@ def test_up_to_date_summary_shows_hashes_only() -> None:
                            "stages": {}, "metrics": {"AP": 0.5}, "changes": {}, "publish": {"decision": {"verdict": "promoted"}}})
     assert "# train-pose: up to date" in md and "| data md5 after | a |" in md
     assert "Metrics" not in md and "Registry" not in md and "Changes" not in md
+
+
+def test_summary_links_the_mlflow_parent_run(monkeypatch) -> None:
+    monkeypatch.setenv("POSE_MLFLOW_UI", "http://127.0.0.1:5123/")
+    md = summary_markdown({"status": "retrained", "up_to_date": False, "data_before": "a", "data_after": "a", "seconds": 2.0,
+                           "stages": {}, "metrics": {}, "mlflow": {"run_id": "abc123", "experiment_id": "7"}})
+    assert "| MLflow parent run | [abc123](http://127.0.0.1:5123/#/experiments/7/runs/abc123) |" in md
+    assert "MLflow parent run" not in summary_markdown({"status": "up to date", "up_to_date": True, "seconds": 0.1})
