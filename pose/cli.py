@@ -1,17 +1,19 @@
 """The ``pose`` command line. Heavy libraries are imported inside commands so ``--help`` is instant.
 
 User mistakes (``PoseError``) print one line naming the file and entry, plus a hint, and exit 2;
-``--debug`` shows the traceback instead.
+``--debug`` shows the traceback instead. The library logs through ``logging`` (loggers under
+``pose``); the CLI alone installs a handler for them (``--quiet`` / ``--verbose``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -22,6 +24,50 @@ from pose.pipeline.options import Track
 
 err_console = Console(stderr=True, highlight=False)
 console = Console(highlight=False)
+
+# --------------------------------------------------------------------------- logging
+#: The verbosity a ``pose`` process passes on to the ``pose`` processes it starts (DVC stages).
+LOG_LEVEL_ENV = "POSE_LOG_LEVEL"
+LOG_LEVELS = {"quiet": logging.WARNING, "info": logging.INFO, "verbose": logging.DEBUG}
+
+
+class _LogPrefix(logging.Formatter):
+    """The message, with ``warning:`` / ``error:`` before records above INFO (as the CLI's own errors)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return text if record.levelno <= logging.INFO else f"{record.levelname.lower()}: {text}"
+
+
+def _log_handler() -> logging.Handler:
+    """A rich handler on ``err_console`` (log lines and progress bars share one live display) that
+    prints each record as its message alone: no time/level/path columns, no padding."""
+    from rich.highlighter import NullHighlighter
+    from rich.logging import RichHandler
+
+    class Handler(RichHandler):
+        def render(self, *, record: logging.LogRecord, traceback: Any, message_renderable: Any) -> Any:
+            return message_renderable
+
+    handler = Handler(console=err_console, markup=False, highlighter=NullHighlighter(), show_path=False)
+    handler.setFormatter(_LogPrefix())
+    handler.set_name("pose-cli")
+    return handler
+
+
+def setup_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Route the ``pose`` loggers to stderr: INFO, WARNING with ``quiet``, DEBUG with ``verbose``;
+    neither: what a parent ``pose`` process asked for (``POSE_LOG_LEVEL``), else INFO. A flag is
+    passed on to the processes this one starts (``pose pipeline run`` -> DVC -> stage commands)."""
+    inherited = os.environ.get(LOG_LEVEL_ENV, "info")
+    level = "quiet" if quiet else "verbose" if verbose else inherited if inherited in LOG_LEVELS else "info"
+    logger = logging.getLogger("pose")
+    for old in [h for h in logger.handlers if h.get_name() == "pose-cli"]:
+        logger.removeHandler(old)
+    logger.addHandler(_log_handler())
+    logger.setLevel(LOG_LEVELS[level])
+    if quiet or verbose:
+        os.environ[LOG_LEVEL_ENV] = level
 
 app = typer.Typer(
     help="posepipe: train, evaluate and publish 2D pose models from labelled images.",
@@ -48,8 +94,15 @@ app.add_typer(data_app, name="data")
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Warnings and errors only: no progress or per-epoch lines."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug messages too (e.g. every DVC command run)."),
 ) -> None:
     """posepipe: labelled images in, a tracked, published, scheduled pose model out."""
+    from pose.errors import ConfigError
+
+    if quiet and verbose:
+        raise ConfigError("give --quiet or --verbose, not both", entry="--quiet/--verbose")
+    setup_logging(quiet, verbose)
 
 
 @app.command()
@@ -504,12 +557,14 @@ def _fail(e: PoseError) -> None:
 
 
 def main() -> None:
-    """Console-script entry: one-line errors (exit 2) unless ``--debug``."""
+    """Console-script entry: one-line errors (exit 2) unless ``--debug``. The global flags
+    (``--debug``, ``--quiet``, ``--verbose``) work anywhere on the line."""
     argv = sys.argv[1:]
+    flags = [f for f in ("--quiet", "--verbose") if f in argv]
     debug = "--debug" in argv or os.environ.get("POSE_DEBUG") == "1"
-    args = [a for a in argv if a != "--debug"]
+    args = [a for a in argv if a not in ("--debug", "--quiet", "--verbose")]
     try:
-        app(args=(["--debug"] if debug else []) + args, prog_name="pose")
+        app(args=(["--debug"] if debug else []) + flags + args, prog_name="pose")
     except PoseError as e:
         if debug:
             raise

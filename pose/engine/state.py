@@ -8,6 +8,7 @@ loads it back, refusing files that cannot resume this very model.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from torch.optim.swa_utils import AveragedModel
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import LATEST, load_checkpoint, load_weights, rng_state, set_rng_state
 from pose.errors import CheckpointError
+
+log = logging.getLogger(__name__)
 
 #: What a checkpoint must hold to resume a run (a published model has weights only).
 RESUME_KEYS = ("model", "optimizer", "scheduler", "epoch")
@@ -68,8 +71,8 @@ def checkpoint_state(run: Run, epoch: int, record: Record, config: dict[str, Any
     }
 
 
-def find_resume(resume: str | None, work_dir: Path, config: dict[str, Any], device: torch.device,
-                console: Any) -> tuple[Path | None, dict[str, Any]]:
+def find_resume(resume: str | None, work_dir: Path, config: dict[str, Any],
+                device: torch.device) -> tuple[Path | None, dict[str, Any]]:
     """The checkpoint to resume and its state: ``auto`` = latest.pth when present; ``if-same`` =
     latest.pth only when it was written by a run with this very config (params, meta, data
     fingerprint), else a fresh start: what a retried pipeline stage needs, where a params or data
@@ -82,7 +85,7 @@ def find_resume(resume: str | None, work_dir: Path, config: dict[str, Any], devi
     state = load_checkpoint(p, map_location=device)
     if resume == "if-same" and state.get("config") != config:
         if dist.is_main():
-            console.print(f"not resuming {p}: it was trained with other params or data; starting afresh")
+            log.info("not resuming %s: it was trained with other params or data; starting afresh", p)
         return None, {}
     return p, state
 

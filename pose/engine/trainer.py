@@ -9,6 +9,7 @@ specific to a model family (how a batch becomes losses, how a model is scored) l
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -27,6 +28,8 @@ from pose.engine.schedule import build_scheduler
 from pose.engine.state import Record, Run, checkpoint_state, find_resume, restore
 from pose.errors import PoseError
 from pose.params import TrainParams
+
+log = logging.getLogger(__name__)
 
 
 class TrainingError(PoseError):
@@ -68,7 +71,7 @@ def _call(callbacks: list[Any], name: str, *args: Any) -> None:
             fn(*args)
 
 
-def build_run(task: Task, t: TrainParams, device: torch.device, load_from: str | None, console: Any) -> Run:
+def build_run(task: Task, t: TrainParams, device: torch.device, load_from: str | None) -> Run:
     """The model on ``device`` (weights from ``load_from`` if given), its optimiser, lr schedule,
     AMP scaler (fp16) and EMA."""
     model = task.model.to(device)
@@ -77,7 +80,7 @@ def build_run(task: Task, t: TrainParams, device: torch.device, load_from: str |
     if load_from:
         report = load_weights(model, model_state(load_checkpoint(load_from), load_from))
         if dist.is_main():
-            console.print(f"loaded weights from {load_from}" + ("" if report.clean else ": " + "; ".join(report.lines())))
+            log.info("loaded weights from %s%s", load_from, "" if report.clean else ": " + "; ".join(report.lines()))
     train_model = dist.wrap_ddp(model, device)
     optimizer = build_optimizer(model, t)
     scheduler = build_scheduler(optimizer, t, task.iters_per_epoch)
@@ -165,14 +168,14 @@ def save_epoch(work_dir: Path, task: Task, run: Run, record: Record, callbacks: 
         _call(callbacks, "on_checkpoint", work_dir / BEST, "best")
 
 
-def _resume(run: Run, resume: str | None, work_dir: Path, config: dict[str, Any], device: torch.device, console: Any) -> Record:
+def _resume(run: Run, resume: str | None, work_dir: Path, config: dict[str, Any], device: torch.device) -> Record:
     """Restore ``run`` from the checkpoint ``resume`` asks for, if any; where the run stands."""
-    path, state = find_resume(resume, work_dir, config, device, console)
+    path, state = find_resume(resume, work_dir, config, device)
     if path is None:
         return Record()
     record = restore(run, path, state)
     if dist.is_main():
-        console.print(f"resumed from {path} at epoch {record.start_epoch}")
+        log.info("resumed from %s at epoch %d", path, record.start_epoch)
     return record
 
 
@@ -201,13 +204,13 @@ def fit(
     if is_main:
         work_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(work_dir)
-    run = build_run(task, t, device, load_from, console)
-    record = _resume(run, resume, work_dir, task.config, device, console)
+    run = build_run(task, t, device, load_from)
+    record = _resume(run, resume, work_dir, task.config, device)
     info = device_info(device, t.amp, seed, resolve_workers(workers, device))
     if is_main:
-        console.print("device " + ", ".join(f"{k}={v}" for k, v in info.items()))
+        log.info("device %s", ", ".join(f"{k}={v}" for k, v in info.items()))
         _call(callbacks, "on_train_start", {**info, "config": task.config, "start_epoch": record.start_epoch})
-    with _progress(console, show_progress and is_main) as prog:
+    with _progress(console, show_progress and is_main and log.isEnabledFor(logging.INFO)) as prog:
         bar = prog.add_task("train", total=(t.epochs - record.start_epoch) * task.iters_per_epoch) if prog else None
         for epoch in range(record.start_epoch, t.epochs):
             metrics = train_one_epoch(task, run, t, device, epoch, _on_iter(prog, bar, epoch, t.epochs))
@@ -218,7 +221,7 @@ def fit(
             if is_main:
                 save_epoch(work_dir, task, run, record, callbacks)
                 shown = ", ".join(f"{k} {v:.4g}" for k, v in metrics.items() if k != "epoch" and isinstance(v, float))
-                console.print(f"epoch {epoch + 1}/{t.epochs}: {shown}")
+                log.info("epoch %d/%d: %s", epoch + 1, t.epochs, shown)
                 _call(callbacks, "on_epoch_end", epoch + 1, metrics)
             dist.barrier()
     best = record.best

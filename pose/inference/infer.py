@@ -3,6 +3,7 @@ shown and timed. The CLI command is a thin wrapper around ``run_infer``."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,7 @@ from pose.inference.api import FrameResult, PoseModel, detect, detector_classes,
 from pose.inference.video import Frame, open_source, stream
 from pose.inference.visualize import draw_result
 
+log = logging.getLogger(__name__)
 STAGES = ("decode", "detect", "crop", "pose", "draw", "encode")
 FrameCallback = Callable[[Frame, FrameResult], None]
 
@@ -90,7 +92,7 @@ def run_infer(
         detector, info = load_detector(det_model, device=device)
         classes = detector_classes(info, pose.meta)
         if classes is None:
-            console.print(f"[yellow]detector classes {info.class_names} include none named '{pose.meta.category}': keeping all")
+            log.warning("detector classes %s include none named '%s': keeping all", info.class_names, pose.meta.category)
     source = open_source(src)
     timings: dict[str, float] = {s: 0.0 for s in STAGES}
     frames_meta: list[dict[str, Any]] = []
@@ -125,6 +127,6 @@ def run_infer(
                "out": None if out is None else str(out), "json": None if save_json is None else str(save_json),
                "pose_model": pose.source, "det_model": None if det_model is None else str(det_model)}
     stages = ", ".join(f"{s} {v:.1f}" for s, v in summary["ms_per_frame"].items())
-    console.print(f"{n} frames, {counts['instances']} instances in {seconds:.2f} s: {fps:.1f} fps (ms/frame: {stages})")
+    log.info("%d frames, %d instances in %.2f s: %.1f fps (ms/frame: %s)", n, counts["instances"], seconds, fps, stages)
     return summary
 

@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -22,6 +23,8 @@ from typing import Any
 import yaml
 
 from pose.errors import PIPELINE_HINT, MissingExtra, PoseError
+
+log = logging.getLogger(__name__)
 
 STAGES = ("prepare", "validate", "train_detector", "train_pose", "evaluate", "publish")
 LOCK = ".dvc/tmp/pose-pipeline.lock"
@@ -55,6 +58,7 @@ def dvc(args: Sequence[str], root: str | Path, *, capture: bool = True, env: dic
     exe = bin_dir() / "dvc"
     if not exe.exists() and shutil.which("dvc") is None:
         raise MissingExtra("this command needs dvc, which is not installed", hint=PIPELINE_HINT)
+    log.debug("dvc %s (in %s)", " ".join(args), root)
     return subprocess.run([str(exe if exe.exists() else "dvc"), *args], cwd=root, env=env or pipeline_env(root),
                           capture_output=capture, text=True, check=False)
 

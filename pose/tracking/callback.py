@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
+import logging
 from pathlib import Path
 from typing import Any
 
 from pose.tracking.lineage import params_hash
 from pose.tracking.runs import StageRun
+
+log = logging.getLogger(__name__)
 
 
 class MlflowCallback:
@@ -26,7 +28,7 @@ class MlflowCallback:
             fn(*args)
         except Exception as e:  # MlflowException, sqlite and file errors alike
             if not self._warned:
-                warnings.warn(f"MLflow logging failed, training goes on: {' '.join(str(e).split())[:200]}", stacklevel=3)
+                log.warning("MLflow logging failed, training goes on: %s", " ".join(str(e).split())[:200])
                 self._warned = True
 
     def on_train_start(self, info: dict[str, Any]) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import shutil
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,8 @@ from typing import Any
 from pose.tracking.lineage import data_hash, lineage_tags
 from pose.tracking.names import clean_tags, flatten_params, metric_key
 from pose.tracking.store import DEFAULT_EXPERIMENT, client, experiment_id, project_root, tracking_uri
+
+log = logging.getLogger(__name__)
 
 PARENT_ENV = "POSE_MLFLOW_PARENT_RUN"
 
@@ -109,7 +111,7 @@ def _open_run(name: str, *, root: str | Path | None, experiment: str, parent: st
             exp_id = c.get_run(parent).info.experiment_id
             base_tags["mlflow.parentRunId"] = parent
         except Exception:  # a stale id from another store or a deleted run: log a top-level run
-            warnings.warn(f"{PARENT_ENV}={parent} is not a run in {tracking_uri(root)}; logging a top-level run", stacklevel=3)
+            log.warning("%s=%s is not a run in %s; logging a top-level run", PARENT_ENV, parent, tracking_uri(root))
             base_tags["pose.parent_missing"] = parent
     run = StageRun(c.create_run(exp_id, run_name=name).info.run_id, c, project_root(root))
     run.set_tags({**base_tags, **lineage_tags(root, params=params), **dict(tags or {})})

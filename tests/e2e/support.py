@@ -22,7 +22,7 @@ TINY = [
     "params/pose.yaml:train.workers=0", "params/pose.yaml:train.warmup_iters=1", "params/pose.yaml:test.flip=false",
     "params/eval.yaml:curve_points=10", "params/eval.yaml:batch_size=16",
 ]
-_LEAKY = ("MLFLOW_TRACKING_URI", "POSE_MLFLOW_PARENT_RUN", "POSE_PROJECT_ROOT", "PREFECT_API_URL", "POSE_TRACK")
+_LEAKY = ("MLFLOW_TRACKING_URI", "POSE_MLFLOW_PARENT_RUN", "POSE_PROJECT_ROOT", "PREFECT_API_URL", "POSE_TRACK", "POSE_LOG_LEVEL")
 
 
 def e2e_env(root: Path) -> dict[str, str]:
