@@ -47,6 +47,47 @@ def detect_and_estimate(pose: PoseModel, detector: Any, classes: list[int] | Non
     return estimate_frames(pose, images, boxes, box_scores=scores, batch_size=batch_size, heatmaps=heatmaps, timings=t)
 
 
+def _check_args(bbox_thr: float, kpt_thr: float, nms_thr: float, radius: int, thickness: int, has_detector: bool,
+                full_frame: bool, has_output: bool) -> None:
+    """The option checks of ``run_infer``, before any model is loaded."""
+    for name, v in (("--bbox-thr", bbox_thr), ("--kpt-thr", kpt_thr), ("--nms-thr", nms_thr)):
+        _threshold(name, v)
+    if radius < 1 or thickness < 1:
+        raise ConfigError(f"must be >= 1, got radius {radius}, thickness {thickness}", entry="--radius/--thickness")
+    if has_detector == full_frame:
+        raise ConfigError("give a detector (--det-model) or --full-frame (the whole image is one instance), not both"
+                          if has_detector else "give a detector with --det-model, or --full-frame", entry="--det-model")
+    if not has_output:
+        raise ConfigError("nothing to do: give --out, --save-json and/or --show", entry="--out")
+
+
+def _summary(source: Any, n: int, instances: int, seconds: float, timings: dict[str, float], *, out: str | Path | None,
+             save_json: str | Path | None, pose_source: str, det_model: str | Path | None) -> dict[str, Any]:
+    """``run_infer``'s result: counts, fps and ms per frame per stage; logged as one line."""
+    fps = n / seconds if seconds > 0 else 0.0
+    summary = {"source": source.path, "kind": source.kind, "frames": n, "instances": instances, "seconds": round(seconds, 3),
+               "fps": round(fps, 2), "ms_per_frame": {s: round(1000 * timings[s] / max(n, 1), 2) for s in STAGES},
+               "out": None if out is None else str(out), "json": None if save_json is None else str(save_json),
+               "pose_model": pose_source, "det_model": None if det_model is None else str(det_model)}
+    stages = ", ".join(f"{s} {v:.1f}" for s, v in summary["ms_per_frame"].items())
+    log.info("%d frames, %d instances in %.2f s: %.1f fps (ms/frame: %s)", n, instances, seconds, fps, stages)
+    return summary
+
+
+def _load_models(pose_model: str | Path, det_model: str | Path | None, *, device: str, draw_heatmap: bool) -> tuple[Any, Any, Any]:
+    """The pose model, and the detector with the class ids that keep the pose model's category."""
+    pose = load_pose_model(pose_model, device=device)
+    if draw_heatmap and not pose.has_heatmaps:
+        raise ConfigError(f"{pose.source} gives no heatmaps (a regression model)", entry="--draw-heatmap")
+    detector, classes = None, None
+    if det_model is not None:
+        detector, info = load_detector(det_model, device=device)
+        classes = detector_classes(info, pose.meta)
+        if classes is None:
+            log.warning("detector classes %s include none named '%s': keeping all", info.class_names, pose.meta.category)
+    return pose, detector, classes
+
+
 def run_infer(
     src: str | Path | int,
     *,
@@ -71,28 +112,12 @@ def run_infer(
     console: Console | None = None,
     callbacks: list[FrameCallback] | None = None,
 ) -> dict[str, Any]:
-    """Run detection (or whole frames) + pose on ``src``; returns a summary with fps and ms per frame
-    per stage. ``batch_size`` frames are decoded, detected and posed together (their crops in
-    chunks of ``pose_batch_size``); ``callbacks`` see each frame and its result."""
-    for name, v in (("--bbox-thr", bbox_thr), ("--kpt-thr", kpt_thr), ("--nms-thr", nms_thr)):
-        _threshold(name, v)
-    if radius < 1 or thickness < 1:
-        raise ConfigError(f"must be >= 1, got radius {radius}, thickness {thickness}", entry="--radius/--thickness")
-    if (det_model is None) == (not full_frame):
-        raise ConfigError("give a detector (--det-model) or --full-frame (the whole image is one instance), not both"
-                          if det_model is not None else "give a detector with --det-model, or --full-frame", entry="--det-model")
-    if out is None and save_json is None and not show:
-        raise ConfigError("nothing to do: give --out, --save-json and/or --show", entry="--out")
+    """Detection (or whole frames) + pose on ``src``, ``batch_size`` frames at a time (crops in chunks of
+    ``pose_batch_size``); ``callbacks`` see each frame and its result. Returns fps and ms per frame per stage."""
+    _check_args(bbox_thr, kpt_thr, nms_thr, radius, thickness, det_model is not None, full_frame,
+                has_output=out is not None or show or save_json is not None)
     console = console or Console(stderr=True)
-    pose = load_pose_model(pose_model, device=device)
-    if draw_heatmap and not pose.has_heatmaps:
-        raise ConfigError(f"{pose.source} gives no heatmaps (a regression model)", entry="--draw-heatmap")
-    detector, classes = None, None
-    if det_model is not None:
-        detector, info = load_detector(det_model, device=device)
-        classes = detector_classes(info, pose.meta)
-        if classes is None:
-            log.warning("detector classes %s include none named '%s': keeping all", info.class_names, pose.meta.category)
+    pose, detector, classes = _load_models(pose_model, det_model, device=device, draw_heatmap=draw_heatmap)
     source = open_source(src)
     timings: dict[str, float] = {s: 0.0 for s in STAGES}
     frames_meta: list[dict[str, Any]] = []
@@ -121,12 +146,6 @@ def run_infer(
     if save_json is not None:
         write_json(save_json, {"source": source.path, "model": pose.source, "meta": pose.meta.to_dict(), "images": frames_meta,
                                "results": results})
-    fps = n / seconds if seconds > 0 else 0.0
-    summary = {"source": source.path, "kind": source.kind, "frames": n, "instances": counts["instances"], "seconds": round(seconds, 3),
-               "fps": round(fps, 2), "ms_per_frame": {s: round(1000 * timings[s] / max(n, 1), 2) for s in STAGES},
-               "out": None if out is None else str(out), "json": None if save_json is None else str(save_json),
-               "pose_model": pose.source, "det_model": None if det_model is None else str(det_model)}
-    stages = ", ".join(f"{s} {v:.1f}" for s, v in summary["ms_per_frame"].items())
-    log.info("%d frames, %d instances in %.2f s: %.1f fps (ms/frame: %s)", n, counts["instances"], seconds, fps, stages)
-    return summary
+    return _summary(source, n, counts["instances"], seconds, timings, out=out, save_json=save_json,
+                    pose_source=pose.source, det_model=det_model)
 
