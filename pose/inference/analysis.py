@@ -21,7 +21,7 @@ from pose.inference.tracker import PoseTracker, TrackerConfig
 from pose.inference.video import Frame, FrameSource
 
 
-@dataclass
+@dataclass(frozen=True)
 class AnalysisOptions:
     """The lab-output and identity options of ``pose infer`` (CLI flag in brackets)."""
 
