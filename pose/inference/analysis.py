@@ -23,9 +23,9 @@ from pose.inference.video import Frame, FrameSource
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """The lab-output and identity options of ``pose infer`` (CLI flag in brackets)."""
+    """The lab-output and identity options of ``pose infer`` (the CLI flag each is meant for in brackets)."""
 
-    track: bool = False  # [--track] identities across frames
+    track: bool = False  # [--track-ids] identities across frames (--track is MLflow's elsewhere)
     track_thr: float = 0.3  # [--track-thr] least OKS (or box IoU) of a match
     max_tracks: int | None = None  # [--max-tracks] a known number of animals; 1: single-animal outputs
     smooth: bool = False  # [--smooth] One Euro filter per track (turns tracking on)
