@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from pose.fileio import atomic_dir, atomic_path, write_json, write_text
+from pose.fileio import atomic_dir, atomic_path, markdown_table, write_json, write_text
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -51,3 +51,10 @@ def test_outputs_get_normal_permissions(tmp_path: Path) -> None:
         os.umask(mask)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
+
+
+def test_markdown_table_formats_and_escapes() -> None:
+    text = markdown_table({"AP": 0.7123456, "keys": ["a", "b"], "pipe": "a|b", "n": None})
+    assert text.splitlines() == ["| key | value |", "|---|---|", "| AP | 0.712346 |", '| keys | ["a", "b"] |', "| pipe | a\\|b |",
+                                 "| n | None |"]
+    assert markdown_table({"AP": 0.7123456}, header="| | |", digits=4).splitlines() == ["| | |", "|---|---|", "| AP | 0.7123 |"]

@@ -7,6 +7,8 @@ import json
 import os
 from typing import Any
 
+from pose.fileio import markdown_table
+
 #: Where the MLflow UI runs (``make ui``'s default); the summary links the parent run there.
 UI_ENV = "POSE_MLFLOW_UI"
 DEFAULT_UI = "http://127.0.0.1:5000"
@@ -21,7 +23,7 @@ def run_link(mlflow: dict[str, Any] | None) -> str | None:
 
 
 def _table(rows: dict[str, Any]) -> str:
-    return "| | |\n|---|---|\n" + "".join(f"| {k} | {v:.4g} |\n" if isinstance(v, float) else f"| {k} | {v} |\n" for k, v in rows.items())
+    return markdown_table(rows, header="| | |", digits=4)
 
 
 def _decisions(published: dict[str, Any]) -> list[str]:
