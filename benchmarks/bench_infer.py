@@ -32,6 +32,7 @@ from pose.detection.predict import checkpoint_config as det_config  # noqa: E402
 from pose.detection.presets import build_detector  # noqa: E402
 from pose.engine.checkpoint import save_checkpoint  # noqa: E402
 from pose.inference import infer  # noqa: E402
+from pose.inference.visualize import DrawOptions  # noqa: E402
 from pose.params import PoseParams  # noqa: E402
 from pose.recipes.topdown import build_pose_model, checkpoint_config  # noqa: E402
 
@@ -94,8 +95,8 @@ def main() -> None:
         video = make_video(tmp_path / "synth_640x480.mp4", args.seconds)
         det, pose = make_models(tmp_path, args.detector, args.det_size, args.flip)
         infer.detect = capped_detect(args.instances)
-        s = infer.run_infer(video, det_model=det, pose_model=pose, out=tmp_path / "out.mp4", device=args.device, draw_bbox=True,
-                            batch_size=args.batch_size, progress=False)
+        s = infer.run_infer(video, infer.InferOptions(pose, det_model=det, out=tmp_path / "out.mp4", device=args.device,
+                                                      draw=DrawOptions(draw_bbox=True), batch_size=args.batch_size, progress=False))
     ms = s["ms_per_frame"]
     rows = [{"stage": k, "ms_per_frame": v, "share_%": round(100 * v / max(sum(ms.values()), 1e-9), 1)} for k, v in ms.items()]
     rows.append({"stage": "total (wall)", "ms_per_frame": round(1000 * s["seconds"] / s["frames"], 2), "share_%": 100.0})

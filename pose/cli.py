@@ -409,12 +409,14 @@ def infer(
         import torch
 
         torch.set_num_threads(threads)
-    from pose.inference.infer import run_infer
+    from pose.inference.infer import InferOptions, run_infer
+    from pose.inference.visualize import DrawOptions
 
-    run_infer(src, det_model=det_model, pose_model=pose_model, full_frame=full_frame, bbox_thr=bbox_thr, kpt_thr=kpt_thr,
-              nms_thr=nms_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
-              show_kpt_idx=show_kpt_idx, show=show, out=out, save_json=save_json, device=device, batch_size=batch_size,
-              console=err_console)
+    draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
+                       show_kpt_idx=show_kpt_idx)
+    options = InferOptions(pose_model, det_model=det_model, full_frame=full_frame, bbox_thr=bbox_thr, nms_thr=nms_thr, draw=draw,
+                           show=show, out=out, save_json=save_json, device=device, batch_size=batch_size)
+    run_infer(src, options, console=err_console)
 
 
 # --------------------------------------------------------------------------- publishing

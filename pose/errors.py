@@ -5,7 +5,11 @@ The CLI prints ``str(error)`` as one line (and the hint on a second) and exits 2
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class PoseError(Exception):
@@ -41,6 +45,17 @@ class ConfigError(PoseError):
 
 class CheckpointError(PoseError):
     """Missing, corrupt or mismatched checkpoints and published models."""
+
+
+def build_by_name(kind: str, table: Mapping[str, Callable[..., T]], name: str, kw: Mapping[str, Any]) -> T:
+    """``table[name](**kw)``, as codecs and losses are built from a params entry ``{name: ..., **kw}``:
+    an unknown ``name``, or parameters the class refuses, is a ``ConfigError`` naming the ``kind`` entry."""
+    if name not in table:
+        raise ConfigError(f"unknown {kind} {name!r}; choose one of {', '.join(table)}", entry=f"{kind}.name")
+    try:
+        return table[name](**kw)
+    except TypeError as err:
+        raise ConfigError(f"bad parameters for {kind} {name!r}: {err}", entry=kind) from None
 
 
 #: Packages of the ``pipeline`` extra: ``pip install posepipe`` runs data tools, training and

@@ -16,7 +16,7 @@ from pose.codecs.msra import MSRAHeatmap
 from pose.codecs.regression import RegressionLabel
 from pose.codecs.simcc import SimCCLabel
 from pose.codecs.udp import UDPHeatmap
-from pose.errors import ConfigError
+from pose.errors import build_by_name
 
 
 class Codec(Protocol):
@@ -46,12 +46,7 @@ CODECS: dict[str, type] = {
 
 def build_codec(name: str, **kw: Any) -> Codec:
     """The codec called ``name`` with parameters ``kw`` (e.g. ``build_codec("msra", dark=True)``)."""
-    if name not in CODECS:
-        raise ConfigError(f"unknown codec {name!r}; choose one of {', '.join(CODECS)}", entry="codec.name")
-    try:
-        return CODECS[name](**kw)
-    except TypeError as err:
-        raise ConfigError(f"bad parameters for codec {name!r}: {err}", entry="codec") from None
+    return build_by_name("codec", CODECS, name, kw)
 
 
 def codec_config(codec: Codec) -> dict[str, Any]:

@@ -6,6 +6,9 @@ Images are BGR uint8; every function returns a new image.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 import cv2
 import numpy as np
 
@@ -44,24 +47,28 @@ def overlay_heatmap(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> 
     return np.round(image.astype(np.float32) * (1 - weight) + colour * weight).astype(np.uint8)
 
 
-def draw_result(
-    image: np.ndarray,
-    result: FrameResult,
-    meta: DatasetMeta,
-    *,
-    kpt_thr: float = 0.3,
-    radius: int = 3,
-    thickness: int = 2,
-    draw_bbox: bool = True,
-    draw_heatmap: bool = False,
-    show_kpt_idx: bool = False,
-) -> np.ndarray:
-    """One frame's predictions drawn on a copy of ``image``; keypoints scoring <= ``kpt_thr`` are
-    hidden; a tracked result gets its track ids written at the boxes' top-left corners."""
-    base = overlay_heatmap(image, heatmap_canvas(result)) if draw_heatmap else image
-    out = draw_instances(base, result.keypoints, score_visibility(result.keypoint_scores, kpt_thr), meta,
-                         bboxes=result.boxes if draw_bbox and len(result) else None, radius=radius, thickness=thickness,
-                         show_index=show_kpt_idx)
+@dataclass(frozen=True)
+class DrawOptions:
+    """How ``draw_result`` draws: keypoints scoring <= ``kpt_thr`` are hidden; sizes in pixels."""
+
+    kpt_thr: float = 0.3
+    radius: int = 3
+    thickness: int = 2
+    draw_bbox: bool = True
+    draw_heatmap: bool = False
+    show_kpt_idx: bool = False
+
+
+def draw_result(image: np.ndarray, result: FrameResult, meta: DatasetMeta, options: DrawOptions | None = None,
+                **changes: Any) -> np.ndarray:
+    """One frame's predictions drawn on a copy of ``image`` as ``options`` say (``changes``: fields of
+    ``DrawOptions`` to override, e.g. ``draw_bbox=False``); a tracked result gets its track ids
+    written at the boxes' top-left corners."""
+    o = replace(options or DrawOptions(), **changes)
+    base = overlay_heatmap(image, heatmap_canvas(result)) if o.draw_heatmap else image
+    out = draw_instances(base, result.keypoints, score_visibility(result.keypoint_scores, o.kpt_thr), meta,
+                         bboxes=result.boxes if o.draw_bbox and len(result) else None, radius=o.radius, thickness=o.thickness,
+                         show_index=o.show_kpt_idx)
     return draw_track_ids(out, result) if result.track_ids is not None else out
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pose.errors import ConfigError
+from pose.errors import ConfigError, build_by_name
 
 Outputs = torch.Tensor | tuple[torch.Tensor, ...]
 
@@ -91,9 +91,4 @@ LOSSES: dict[str, type[nn.Module]] = {
 
 def build_loss(name: str, **kw: Any) -> nn.Module:
     """The loss called ``name`` (a key of ``LOSSES``) with parameters ``kw``."""
-    if name not in LOSSES:
-        raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}", entry="loss.name")
-    try:
-        return LOSSES[name](**kw)
-    except TypeError as err:
-        raise ConfigError(f"bad parameters for loss {name!r}: {err}", entry="loss") from None
+    return build_by_name("loss", LOSSES, name, kw)

@@ -12,8 +12,9 @@ import pytest
 from pose.data.image import read_image
 from pose.errors import CheckpointError, ConfigError, DataError
 from pose.inference import infer as infer_module
-from pose.inference.infer import run_infer
+from pose.inference.infer import InferOptions, run_infer
 from pose.inference.video import Frame, open_source, stream
+from pose.inference.visualize import DrawOptions
 
 ROBOT = "sleap_samples/videos/small_robot_3_frame.mp4"
 
@@ -52,8 +53,8 @@ def test_real_video_source(shared_data: Path) -> None:
 
 def test_real_video_keeps_fps_and_size(shared_data: Path, pose_ckpt: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "robot.mp4"
-    summary = run_infer(shared_data / ROBOT, pose_model=pose_ckpt, full_frame=True, out=out, save_json=tmp_path / "r.json",
-                        device="cpu", progress=False, batch_size=2)
+    summary = run_infer(shared_data / ROBOT, InferOptions(pose_model=pose_ckpt, full_frame=True, out=out, save_json=tmp_path / "r.json",
+                                                          device="cpu", progress=False, batch_size=2))
     assert probe(out) == probe(shared_data / ROBOT)
     assert summary["frames"] == 3 and summary["instances"] == 3 and summary["fps"] > 0
     assert set(summary["ms_per_frame"]) == {"decode", "detect", "crop", "pose", "draw", "encode"}
@@ -68,7 +69,8 @@ def test_real_video_keeps_fps_and_size(shared_data: Path, pose_ckpt: Path, tmp_p
 def test_synthetic_video_keeps_fps_and_size(pose_ckpt: Path, tmp_path: Path, suffix: str) -> None:
     src = make_video(tmp_path / f"in{suffix}", frames=4, size=(96, 64), fps=12.0)
     out = tmp_path / f"out{suffix}"
-    run_infer(src, pose_model=pose_ckpt, full_frame=True, out=out, device="cpu", progress=False, batch_size=3, draw_bbox=True)
+    run_infer(src, InferOptions(pose_model=pose_ckpt, full_frame=True, out=out, device="cpu", progress=False, batch_size=3,
+                                draw=DrawOptions(draw_bbox=True)))
     assert probe(out) == probe(src) == (12.0, 96, 64, 4)
 
 
@@ -122,8 +124,8 @@ def test_interrupted_run_leaves_no_output(pose_ckpt: Path, tmp_path: Path) -> No
     outs = tmp_path / "outs"
     for out in (outs / "v.mp4", outs / "frames"):
         with pytest.raises(Stop):
-            run_infer(src, pose_model=pose_ckpt, full_frame=True, out=out, save_json=outs / "r.json", device="cpu",
-                      progress=False, batch_size=1, callbacks=[stop_at_third])
+            run_infer(src, InferOptions(pose_model=pose_ckpt, full_frame=True, out=out, save_json=outs / "r.json", device="cpu",
+                                        progress=False, batch_size=1), callbacks=[stop_at_third])
         assert not out.exists()
     assert not (outs / "r.json").exists() and leftovers(outs) == []
     assert seen == [0, 1, 2, 0, 1, 2]
@@ -134,16 +136,17 @@ def test_folder_and_image_sources_and_sinks(synth: Path, pose_ckpt: Path, tmp_pa
     out = tmp_path / "drawn"
     out.mkdir()
     (out / "keep.txt").write_text("user file")
-    summary = run_infer(images, pose_model=pose_ckpt, full_frame=True, out=out, device="cpu", progress=False, batch_size=3)
+    summary = run_infer(images, InferOptions(pose_model=pose_ckpt, full_frame=True, out=out, device="cpu", progress=False, batch_size=3))
     names = sorted(p.name for p in images.iterdir())
     assert sorted(p.name for p in out.iterdir()) == sorted([*names, "keep.txt"]) and summary["frames"] == len(names)
     first = images / names[0]
     assert read_image(out / names[0]).shape == read_image(first).shape
     single = tmp_path / "one.png"
-    run_infer(first, pose_model=pose_ckpt, full_frame=True, out=single, device="cpu", progress=False, draw_heatmap=True)
+    run_infer(first, InferOptions(pose_model=pose_ckpt, full_frame=True, out=single, device="cpu", progress=False,
+                                  draw=DrawOptions(draw_heatmap=True)))
     assert read_image(single).shape == read_image(first).shape
     with pytest.raises(ConfigError, match="one image but the source is a folder"):
-        run_infer(images, pose_model=pose_ckpt, full_frame=True, out=tmp_path / "x.png", device="cpu", progress=False)
+        run_infer(images, InferOptions(pose_model=pose_ckpt, full_frame=True, out=tmp_path / "x.png", device="cpu", progress=False))
 
 
 def test_detector_boxes_reach_the_pose_model(pose_ckpt: Path, det_ckpt: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,8 +159,8 @@ def test_detector_boxes_reach_the_pose_model(pose_ckpt: Path, det_ckpt: Path, tm
         return [(box, np.array([0.8], np.float32), np.array([1]))] * len(images)
 
     monkeypatch.setattr(infer_module, "detect", fake_detect)
-    run_infer(src, det_model=det_ckpt, pose_model=pose_ckpt, out=tmp_path / "o.mp4", save_json=tmp_path / "r.json", device="cpu",
-              progress=False, batch_size=2, bbox_thr=0.4, nms_thr=0.6)
+    run_infer(src, InferOptions(det_model=det_ckpt, pose_model=pose_ckpt, out=tmp_path / "o.mp4", save_json=tmp_path / "r.json", device="cpu",
+                                progress=False, batch_size=2, bbox_thr=0.4, nms_thr=0.6))
     assert [c["score_thr"] for c in calls] == [0.4, 0.4] and calls[0]["nms_thr"] == 0.6 and calls[0]["classes"] == [1]
     results = json.loads((tmp_path / "r.json").read_text())["results"]
     assert [r["bbox"] for r in results] == [[10.0, 8.0, 40.0, 52.0]] * 3 and results[0]["bbox_score"] == pytest.approx(0.8)
@@ -165,8 +168,8 @@ def test_detector_boxes_reach_the_pose_model(pose_ckpt: Path, det_ckpt: Path, tm
 
 def test_real_detector_runs(pose_ckpt: Path, det_ckpt: Path, tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mp4", frames=2)
-    summary = run_infer(src, det_model=det_ckpt, pose_model=pose_ckpt, out=tmp_path / "o.mp4", device="cpu", progress=False,
-                        bbox_thr=0.9)
+    summary = run_infer(src, InferOptions(det_model=det_ckpt, pose_model=pose_ckpt, out=tmp_path / "o.mp4", device="cpu", progress=False,
+                                          bbox_thr=0.9))
     assert summary["frames"] == 2 and summary["ms_per_frame"]["detect"] > 0
     assert probe(tmp_path / "o.mp4")[1:] == (96, 64, 2)
 
@@ -191,21 +194,21 @@ def test_bad_options(pose_ckpt: Path, det_ckpt: Path, tmp_path: Path, monkeypatc
     src = make_video(tmp_path / "in.mp4", frames=2)
     kw = dict(device="cpu", progress=False)
     with pytest.raises(ConfigError, match="--det-model, or --full-frame"):
-        run_infer(src, pose_model=pose_ckpt, out=tmp_path / "o.mp4", **kw)
+        run_infer(src, InferOptions(pose_model=pose_ckpt, out=tmp_path / "o.mp4", **kw))
     with pytest.raises(ConfigError, match="not both"):
-        run_infer(src, pose_model=pose_ckpt, det_model=det_ckpt, full_frame=True, out=tmp_path / "o.mp4", **kw)
+        run_infer(src, InferOptions(pose_model=pose_ckpt, det_model=det_ckpt, full_frame=True, out=tmp_path / "o.mp4", **kw))
     with pytest.raises(ConfigError, match="--kpt-thr: must be in"):
-        run_infer(src, pose_model=pose_ckpt, full_frame=True, out=tmp_path / "o.mp4", kpt_thr=1.5, **kw)
+        run_infer(src, InferOptions(pose_model=pose_ckpt, full_frame=True, out=tmp_path / "o.mp4", draw=DrawOptions(kpt_thr=1.5), **kw))
     with pytest.raises(CheckpointError, match="not found"):
-        run_infer(src, pose_model=tmp_path / "none.pth", full_frame=True, out=tmp_path / "o.mp4", **kw)
+        run_infer(src, InferOptions(pose_model=tmp_path / "none.pth", full_frame=True, out=tmp_path / "o.mp4", **kw))
     (tmp_path / "corrupt.pth").write_bytes(pose_ckpt.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupt"):
-        run_infer(src, pose_model=tmp_path / "corrupt.pth", full_frame=True, out=tmp_path / "o.mp4", **kw)
+        run_infer(src, InferOptions(pose_model=tmp_path / "corrupt.pth", full_frame=True, out=tmp_path / "o.mp4", **kw))
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     monkeypatch.setattr("sys.platform", "linux")
     with pytest.raises(ConfigError, match="--show needs a display"):
-        run_infer(src, pose_model=pose_ckpt, full_frame=True, show=True, **kw)
+        run_infer(src, InferOptions(pose_model=pose_ckpt, full_frame=True, show=True, **kw))
     assert not (tmp_path / "o.mp4").exists() and leftovers(tmp_path) == []
 
 

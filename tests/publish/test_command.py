@@ -81,7 +81,7 @@ def test_keypoints_pyfunc_equals_pose_infer(project: tuple[Path, Path]) -> None:
     import mlflow
     import numpy as np
 
-    from pose.inference.infer import run_infer
+    from pose.inference.infer import InferOptions, run_infer
     from pose.publish.command import publish_command
 
     sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -95,8 +95,8 @@ def test_keypoints_pyfunc_equals_pose_infer(project: tuple[Path, Path]) -> None:
     pose_path, det_path = Path(result["published"]), Path(result["detector"]["published"])
     image_file = sorted(p for p in (root / "ds").rglob("*") if p.suffix.lower() in (".jpg", ".png"))[0]
     seen = []
-    run_infer(image_file, det_model=det_path, pose_model=pose_path, bbox_thr=0.0, save_json=root / "infer.json", device="cpu",
-              progress=False, callbacks=[lambda f, r: seen.append(r)])
+    run_infer(image_file, InferOptions(pose_path, det_model=det_path, bbox_thr=0.0, save_json=root / "infer.json", device="cpu",
+                                       progress=False), callbacks=[lambda f, r: seen.append(r)])
     import cv2
 
     tracking.client(root)
