@@ -25,7 +25,7 @@ from pose.inference.video import Frame, FrameSource
 class AnalysisOptions:
     """The lab-output and identity options of ``pose infer`` (the CLI flag each is meant for in brackets)."""
 
-    track: bool = False  # [--track-ids] identities across frames (--track is MLflow's elsewhere)
+    track: bool = False  # [--track-ids] identities across frames
     track_thr: float = 0.3  # [--track-thr] least OKS (or box IoU) of a match
     max_tracks: int | None = None  # [--max-tracks] a known number of animals; 1: single-animal outputs
     smooth: bool = False  # [--smooth] One Euro filter per track (turns tracking on)

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from pose.errors import ConfigError
 from pose.fileio import write_json
+from pose.inference.analysis import AnalysisOptions, VideoAnalysis
 from pose.inference.api import FrameResult, PoseModel, detect, detector_classes, estimate_frames, load_detector, load_pose_model
 from pose.inference.video import Frame, FrameSource, open_source, stream
 from pose.inference.visualize import DrawOptions, draw_result
@@ -43,6 +44,7 @@ class InferOptions:
     batch_size: int = 8
     pose_batch_size: int = 64
     progress: bool = True
+    analysis: AnalysisOptions = AnalysisOptions()  # identities, smoothing, DLC/SLEAP/NWB files
 
     def check(self) -> None:
         """``ConfigError`` naming the CLI option of the first value out of range or choice that clashes."""
@@ -54,7 +56,8 @@ class InferOptions:
         if (self.det_model is None) == (not self.full_frame):
             raise ConfigError("give a detector (--det-model) or --full-frame (the whole image is one instance), not both"
                               if self.det_model is not None else "give a detector with --det-model, or --full-frame", entry="--det-model")
-        if self.out is None and self.save_json is None and not self.show:
+        self.analysis.check()
+        if self.out is None and self.save_json is None and not self.show and not self.analysis.lab_outputs:
             raise ConfigError("nothing to do: give --out, --save-json and/or --show", entry="--out")
 
 
@@ -89,12 +92,16 @@ class _Run:
     images: list[dict[str, Any]] = field(default_factory=list)
     results: list[dict[str, Any]] = field(default_factory=list)
     instances: int = 0
+    analysis: VideoAnalysis | None = None
 
     def step(self, batch: list[Frame]) -> list[np.ndarray]:
         """Detect, pose and draw one batch of frames; record what ``--save-json`` and the callbacks need."""
         o = self.options
         frames = detect_and_estimate(self.pose, self.detector, self.classes, [f.image for f in batch], bbox_thr=o.bbox_thr,
                                      nms_thr=o.nms_thr, batch_size=o.pose_batch_size, heatmaps=o.draw.draw_heatmap, timings=self.timings)
+        if self.analysis is not None:
+            for f, r in zip(batch, frames):
+                self.analysis.observe(f, r)
         t0 = time.perf_counter()
         drawn = [draw_result(f.image, r, self.pose.meta, o.draw) for f, r in zip(batch, frames)] if o.out or o.show else []
         self.timings["draw"] += time.perf_counter() - t0
@@ -142,6 +149,8 @@ def run_infer(src: str | Path | int, options: InferOptions, *, console: Console 
     console = console or Console(stderr=True)
     run = _load(options, list(callbacks or ()))
     source = open_source(src)
+    if options.analysis.active:
+        run.analysis = VideoAnalysis(options.analysis, source, run.pose)
     start = time.perf_counter()
     n = stream(source, run.step, out=options.out, show=options.show, batch_size=options.batch_size, progress=options.progress,
                console=console, timings=run.timings)
@@ -149,4 +158,6 @@ def run_infer(src: str | Path | int, options: InferOptions, *, console: Console 
     if options.save_json is not None:
         write_json(options.save_json, {"source": source.path, "model": run.pose.source, "meta": run.pose.meta.to_dict(),
                                        "images": run.images, "results": run.results})
-    return run.summary(source, n, seconds)
+    summary = run.summary(source, n, seconds)
+    summary["lab_outputs"] = run.analysis.write() if run.analysis is not None else {}
+    return summary

@@ -63,3 +63,19 @@ def test_bad_video_refused_with_nothing_written(name: str, make, says: str, ckpt
     for target in targets:
         assert_nothing_written(target)
     assert not out.exists() or not any(out.iterdir()), line
+
+
+def test_lab_outputs_through_the_cli(ckpt: Path, tmp_path: Path) -> None:
+    """pose infer --save-dlc/--save-slp/--save-nwb --track-ids --smooth on a real small video."""
+    import pandas as pd
+    import sleap_io as sio
+
+    src = ffmpeg(tmp_path / "clip.mp4", "-frames:v", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p")
+    r = run_cli("infer", src, "--pose-model", ckpt, "--full-frame", "--device", "cpu", "--save-dlc", tmp_path / "dlc",
+                "--save-slp", tmp_path / "o.slp", "--save-nwb", tmp_path / "o.nwb", "--smooth", "--max-tracks", "1")
+    assert r.code == 0, r.err
+    df = pd.read_hdf(tmp_path / "dlc" / "clipDLC_rtmpose-t.h5")
+    assert df.shape[0] == 4 and df.columns.names == ["scorer", "bodyparts", "coords"]
+    assert len(sio.load_slp(str(tmp_path / "o.slp")).labeled_frames) == 4 and (tmp_path / "o.nwb").stat().st_size > 0
+    bad = run_cli("infer", src, "--pose-model", ckpt, "--full-frame", "--device", "cpu", "--save-slp", tmp_path / "x.h5")
+    assert_user_error(bad, file=tmp_path / "x.h5", entry="--save-slp", says="must end in .slp")
