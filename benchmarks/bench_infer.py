@@ -8,7 +8,7 @@ number, so its output is capped (or padded) to ``--instances`` boxes per frame t
 with that many people; the detector still runs in full on every frame.
 
     .venv/bin/python benchmarks/bench_infer.py [--seconds 30] [--detector ssdlite320-mobilenetv3|fcos-tiny]
-        [--instances 2] [--batch-size 8] [--threads 1] [--no-flip] [--device cpu|cuda]
+        [--instances 2] [--batch-size 8] [--threads 1] [--no-flip] [--device cpu|cuda] [--track-ids]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pose.detection.predict import checkpoint_config as det_config  # noqa: E402
 from pose.detection.presets import build_detector  # noqa: E402
 from pose.engine.checkpoint import save_checkpoint  # noqa: E402
 from pose.inference import infer  # noqa: E402
+from pose.inference.analysis import AnalysisOptions  # noqa: E402
 from pose.inference.visualize import DrawOptions  # noqa: E402
 from pose.params import PoseParams  # noqa: E402
 from pose.recipes.topdown import build_pose_model, checkpoint_config  # noqa: E402
@@ -88,6 +89,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (1 avoids oversubscription on a shared CPU)")
     ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="pose flip test (doubles pose cost)")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (an error without a GPU)")
+    ap.add_argument("--track-ids", action="store_true", help="identities across frames (pose infer --track-ids)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
@@ -96,12 +98,13 @@ def main() -> None:
         det, pose = make_models(tmp_path, args.detector, args.det_size, args.flip)
         infer.detect = capped_detect(args.instances)
         s = infer.run_infer(video, infer.InferOptions(pose, det_model=det, out=tmp_path / "out.mp4", device=args.device,
+                                                      analysis=AnalysisOptions(track=args.track_ids),
                                                       draw=DrawOptions(draw_bbox=True), batch_size=args.batch_size, progress=False))
     ms = s["ms_per_frame"]
     rows = [{"stage": k, "ms_per_frame": v, "share_%": round(100 * v / max(sum(ms.values()), 1e-9), 1)} for k, v in ms.items()]
     rows.append({"stage": "total (wall)", "ms_per_frame": round(1000 * s["seconds"] / s["frames"], 2), "share_%": 100.0})
     report("infer", rows, title=f"pose infer, {W}x{H} video, {s['frames']} frames, {args.instances} instances/frame, "
-           f"{args.detector}@{args.det_size} + rtmpose-t 256x192 (flip {args.flip}, {args.device}): {s['fps']} fps",
+           f"{args.detector}@{args.det_size} + rtmpose-t 256x192 (flip {args.flip}, {args.device}, track ids {args.track_ids}): {s['fps']} fps",
            extra={"args": vars(args), "frames": s["frames"], "fps": s["fps"], "instances": s["instances"]})
 
 
