@@ -2,7 +2,7 @@
 
 from pose.models.estimator import TopdownPoseEstimator
 from pose.models.presets import PRESETS, Preset, build_model, list_models
-from pose.models.summary import count_macs, count_params, model_summary
+from pose.models.summary import count_macs, count_params, model_summary, preset_summaries
 
 __all__ = [
     "PRESETS",
@@ -13,4 +13,5 @@ __all__ = [
     "count_params",
     "list_models",
     "model_summary",
+    "preset_summaries",
 ]

@@ -21,6 +21,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from pose.models.estimator import TopdownPoseEstimator
+from pose.models.presets import PRESETS, build_model, get_preset, list_models
 
 
 def count_params(model: nn.Module) -> int:
@@ -59,8 +60,6 @@ def count_macs(model: TopdownPoseEstimator, input_size: tuple[int, int] | None =
 def model_summary(preset: str, num_keypoints: int = 17, input_size: tuple[int, int] | None = None) -> dict[str, Any]:
     """``{"preset", "input_size", "params", "gflops", "pretrained"}`` of a freshly built preset
     (``pretrained``: the backbone's default init, ``"imagenet"`` or ``None``; not loaded here)."""
-    from pose.models.presets import build_model, get_preset
-
     model = build_model(preset, num_keypoints, input_size, pretrained="none")
     return {
         "preset": preset,
@@ -69,3 +68,9 @@ def model_summary(preset: str, num_keypoints: int = 17, input_size: tuple[int, i
         "gflops": count_macs(model) / 1e9,
         "pretrained": get_preset(preset).pretrained,
     }
+
+
+def preset_summaries(pattern: str = "*", num_keypoints: int = 17) -> list[dict[str, Any]]:
+    """``model_summary`` of every preset matching ``pattern`` (``pose models``), with its codec and head."""
+    return [{**model_summary(name, num_keypoints=num_keypoints), "codec": PRESETS[name].codec, "head": PRESETS[name].head}
+            for name in list_models(pattern)]
