@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from pose.errors import PIPELINE_HINT, MissingExtra, PoseError
+from pose.tracking.lineage import data_dvc_outs
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +101,8 @@ def status(root: str | Path) -> dict[str, Any]:
 
 def data_md5(root: str | Path) -> str | None:
     """The md5 ``data.dvc`` records for ``data/`` (DVC rewrites it when the data changed)."""
-    path = Path(root) / "data.dvc"
-    if not path.is_file():
-        return None
-    outs = (yaml.safe_load(path.read_text("utf-8")) or {}).get("outs") or []
-    return str(outs[0].get("md5")) if outs else None
+    outs = data_dvc_outs(root)
+    return outs[0][1] if outs else None
 
 
 @contextlib.contextmanager

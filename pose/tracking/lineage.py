@@ -36,11 +36,16 @@ def _data_deps(base: Path) -> set[tuple[str, str]]:
             path = str(dep.get("path", ""))
             if (path == "data" or path.startswith("data/")) and dep.get("md5"):
                 found.add((path, str(dep["md5"])))
-    if not found and (base / "data.dvc").is_file():
-        for out in (yaml.safe_load((base / "data.dvc").read_text("utf-8")) or {}).get("outs") or []:
-            if out.get("md5"):
-                found.add((str(out.get("path", "data")), str(out["md5"])))
-    return found
+    return found or set(data_dvc_outs(base))
+
+
+def data_dvc_outs(root: str | Path) -> list[tuple[str, str]]:
+    """(path, md5) of each out ``data.dvc`` records (DVC rewrites them when the data changed); [] without the file."""
+    path = Path(root) / "data.dvc"
+    if not path.is_file():
+        return []
+    outs = (yaml.safe_load(path.read_text("utf-8")) or {}).get("outs") or []
+    return [(str(out.get("path", "data")), str(out["md5"])) for out in outs if out.get("md5")]
 
 
 def data_hash(root: str | Path | None = None) -> str | None:
