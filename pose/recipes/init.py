@@ -12,7 +12,6 @@ The tracking and model-card code call :func:`init_summary` on a checkpoint's con
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 from torch import nn
 
 from pose.errors import ConfigError
+from pose.fileio import sha256_file
+from pose.modelio.foreign import load_foreign, load_foreign_detector
 
 KEYWORDS = ("imagenet", "none")
 
@@ -30,21 +31,9 @@ def backbone_choice(pretrained: str | None) -> str | None:
     return pretrained if pretrained is None or pretrained in KEYWORDS else "none"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _load(model: nn.Module, path: str, entry: str, detector: bool) -> dict[str, Any]:
-    # modelio's package __init__ imports the loaders, which import this recipe layer: a
-    # module-level import here would be circular at run time.
-    from pose.modelio.foreign import load_foreign, load_foreign_detector
-
     report = (load_foreign_detector if detector else load_foreign)(model, path, entry=entry)
-    return {"path": str(path), "sha256": _sha256(Path(path)), "format": report.format, "summary": report.summary(),
+    return {"path": str(path), "sha256": sha256_file(path), "format": report.format, "summary": report.summary(),
             "head_loaded": report.head_loaded, "loaded": report.loaded, "total": report.total, "warnings": report.warnings}
 
 
