@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import Literal
 
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -61,7 +62,9 @@ class AugConfig:
 
 class PoseModelParams(Strict):
     preset: str = "rtmpose-t"
-    input_size: tuple[int, int] | None = Field(None, description="(w, h); None = the preset's")
+    input_size: tuple[int, int] | Literal["auto"] | None = Field(
+        None, description="(w, h); auto = the training boxes' median size, aspect kept, a multiple of 32 with the long "
+        "side in 64..256 (pose.data.boxsize; resolved once and recorded in the checkpoint); None = the preset's")
     pretrained: str | None = Field(None, min_length=1, description="imagenet | none | PATH (an MMPose, torchvision, timm or "
                                    "posepipe file); None = the preset's default (`pose models`: pretrained column)")
 

@@ -7,6 +7,7 @@ scores a checkpoint with the reference COCO evaluation.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from pose.data.boxsize import auto_size
 from pose.data.coco import CocoData, xyxy_to_xywh
 from pose.data.dataset import TopdownDataset
 from pose.data.layout import load_dataset
@@ -34,14 +36,28 @@ from pose.params import PoseParams, record_params
 from pose.recipes.init import apply_init, backbone_choice, print_init
 
 KIND = "pose"
+log = logging.getLogger(__name__)
 
 
 def build_pose_model(params: PoseParams, meta: DatasetMeta, *, pretrained: str | None = "none") -> TopdownPoseEstimator:
     """The model ``params`` describe; ``pretrained`` as ``build_model``'s (``"none"``, the default,
     for a model whose weights come from a checkpoint next)."""
+    if params.model.input_size == "auto":
+        raise ConfigError("auto is resolved from the training data (resolve_input_size) before a model is built", entry="model.input_size")
     size = tuple(params.model.input_size) if params.model.input_size else None
     return build_model(params.model.preset, meta.num_keypoints, input_size=size, pretrained=pretrained,
                        flip_indices=meta.flip_indices.tolist(), flip_test=params.test.flip)
+
+
+def resolve_input_size(params: PoseParams, train_data: CocoData, *, announce: bool = True) -> PoseParams:
+    """``params`` with ``model.input_size: auto`` replaced by the size the training boxes call for
+    (``pose.data.boxsize``; logged once), so checkpoints record the resolved size; others as they are."""
+    if params.model.input_size != "auto":
+        return params
+    chosen = auto_size(train_data)
+    if announce:
+        log.info("%s", chosen.describe())
+    return params.model_copy(update={"model": params.model.model_copy(update={"input_size": chosen.input_size})})
 
 
 def checkpoint_config(params: PoseParams, meta: DatasetMeta, model: TopdownPoseEstimator, data: str | None = None) -> dict[str, Any]:
@@ -112,6 +128,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         seed_everything(t.seed + dist.rank(), t.deterministic)
         train_data, meta = load_dataset(params.dataset, split=params.train_split, meta=params.meta)
         val_data, _ = load_dataset(params.dataset, split=params.val_split, meta=params.meta)
+        params = resolve_input_size(params, train_data, announce=dist.is_main())
         torch.manual_seed(t.seed)
         workers = resolve_workers(t.workers, dev)
         model = build_pose_model(params, meta, pretrained=backbone_choice(params.model.pretrained))

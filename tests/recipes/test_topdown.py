@@ -99,3 +99,26 @@ def test_bad_checkpoints(tiny: Path, tmp_path: Path) -> None:
         model_from_checkpoint(tmp_path / "other.pth")
     with pytest.raises(ConfigError, match="CUDA is not available") if not torch.cuda.is_available() else pytest.raises(CheckpointError):
         train_pose(params(tiny), tmp_path / "x", device="cuda")
+
+
+def test_auto_input_size_is_resolved_logged_and_recorded(tiny: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from pose.data.boxsize import auto_size
+    from pose.data.layout import load_dataset
+
+    p = PoseParams.model_validate({**params(tiny, epochs=1).model_dump(mode="json"), "model": {"preset": "rtmpose-t", "input_size": "auto"}})
+    expected = auto_size(load_dataset(tiny, split="train")[0]).input_size
+    with caplog.at_level("INFO", logger="pose"):
+        train_pose(p, tmp_path, device="cpu", validate=False)
+    lines = [r.getMessage() for r in caplog.records if "from median box" in r.getMessage()]
+    assert lines == [f"input size {expected[0]}x{expected[1]} from median box" + lines[0].split("from median box")[1]]
+    model, _, cfg = model_from_checkpoint(tmp_path / "latest.pth")
+    assert model.input_size == expected and cfg["input_size"] == list(expected) and cfg["params"]["model"]["input_size"] == list(expected)
+
+
+def test_auto_input_size_cannot_build_a_model_unresolved(tiny: Path) -> None:
+    from pose.data.meta import load_meta
+    from pose.recipes.topdown import build_pose_model
+
+    p = PoseParams.model_validate({"dataset": str(tiny), "model": {"preset": "rtmpose-t", "input_size": "auto"}})
+    with pytest.raises(ConfigError, match="resolved from the training data"):
+        build_pose_model(p, load_meta("coco"))
