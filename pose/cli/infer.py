@@ -15,6 +15,10 @@ def infer(
     pose_model: Path = typer.Option(..., "--pose-model", help="Training checkpoint, published .pth or .onnx."),
     det_model: Optional[Path] = typer.Option(None, "--det-model", help="Detector checkpoint (or use --full-frame)."),
     full_frame: bool = typer.Option(False, "--full-frame", help="No detector: the whole frame is one box."),
+    follow: bool = typer.Option(False, "--follow", help="No detector, one animal: the box of the previous frame's keypoints "
+                                "(the whole frame first, and again when their mean score drops under --follow-thr)."),
+    follow_pad: float = typer.Option(0.25, "--follow-pad", help="--follow: padding of the keypoints' box, a fraction of its size per side."),
+    follow_thr: float = typer.Option(0.3, "--follow-thr", help="--follow: mean keypoint score under which the next frame is whole."),
     bbox_thr: float = typer.Option(0.3, help="Detector score threshold."),
     kpt_thr: float = typer.Option(0.3, help="Keypoints below this score are not drawn."),
     nms_thr: float = typer.Option(0.3, help="Box NMS IoU threshold."),
@@ -50,7 +54,8 @@ def infer(
 
     draw = DrawOptions(kpt_thr=kpt_thr, radius=radius, thickness=thickness, draw_bbox=draw_bbox, draw_heatmap=draw_heatmap,
                        show_kpt_idx=show_kpt_idx)
-    options = InferOptions(pose_model, det_model=det_model, full_frame=full_frame, bbox_thr=bbox_thr, nms_thr=nms_thr, draw=draw,
+    options = InferOptions(pose_model, det_model=det_model, full_frame=full_frame, follow=follow, follow_pad=follow_pad,
+                           follow_thr=follow_thr, bbox_thr=bbox_thr, nms_thr=nms_thr, draw=draw,
                            show=show, out=out, save_json=save_json, device=device, batch_size=batch_size,
                            analysis=AnalysisOptions(track_ids, track_thr, max_tracks, smooth, smooth_min_cutoff, smooth_beta,
                                                     save_dlc, save_slp, save_nwb))

@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.ops import batched_nms
 
 from pose.detection.dataset import resize_long_side, to_tensor
+from pose.detection.none import refuse_marker
 from pose.detection.presets import build_detector
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.errors import CheckpointError, ConfigError
@@ -57,6 +58,7 @@ def load_detector(path: str | Path, *, device: str | torch.device = "cpu") -> tu
     cfg = state.get("config")
     if not isinstance(cfg, dict) or cfg.get("kind") != KIND:
         raise CheckpointError("not a detector checkpoint (no detector config inside)", file=path, hint="train one with `pose train-det`")
+    refuse_marker(cfg, path)
     try:
         info = DetectorInfo(preset=str(cfg["preset"]), input_size=int(cfg["input_size"]), class_names=[str(n) for n in cfg["class_names"]],
                             category_ids=[int(c) for c in cfg["category_ids"]], config=cfg)

@@ -19,6 +19,7 @@ from pose.data.coco import CocoData
 from pose.data.layout import load_dataset
 from pose.detection.dataset import DetectionDataset, category_labels, collate
 from pose.detection.evaluate import BBOX_KEYS, evaluate_boxes, results_json
+from pose.detection.none import write_no_detector
 from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
 from pose.detection.presets import build_detector
 from pose.engine import distributed as dist
@@ -65,7 +66,10 @@ def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str 
                    device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None, seed: int | None = None,
                    deterministic: bool | None = None, console: Any = None, launcher: str = "none") -> dict[str, Any]:
     """Train a detector as ``params`` say (``seed``/``deterministic`` override ``train.*``); checkpoints go to ``work_dir``.
-    ``launcher="torchrun"``: DDP across the processes torchrun started (rank 0 logs and saves)."""
+    ``launcher="torchrun"``: DDP across the processes torchrun started (rank 0 logs and saves).
+    ``preset: none`` trains nothing: a marker checkpoint says so (``pose.detection.none``)."""
+    if params.no_detector:
+        return write_no_detector(params, work_dir)
     with dist.launch(launcher, resolve_device(device)) as dev:
         return _train_detector(params, work_dir, dev, resume=resume, load_from=load_from, validate=validate, callbacks=callbacks,
                                seed=seed, deterministic=deterministic, console=console)

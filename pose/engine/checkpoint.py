@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import pickle
+import struct
 import random
 import warnings
 import zipfile
@@ -96,7 +97,7 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
                 hint="only load checkpoints you trust; posepipe never unpickles arbitrary objects",
             ) from None
         raise CheckpointError("corrupt checkpoint or not a checkpoint at all (cannot unpickle)", file=path) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, struct.error) as e:
         raise CheckpointError(f"corrupt or truncated checkpoint ({' '.join(str(e).split())[:120]})", file=path) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"not a posepipe checkpoint (top level is {type(state).__name__})", file=path)

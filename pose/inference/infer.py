@@ -17,6 +17,7 @@ from pose.errors import ConfigError
 from pose.fileio import write_json
 from pose.inference.analysis import AnalysisOptions, VideoAnalysis
 from pose.inference.api import FrameResult, PoseModel, detect, detector_classes, estimate_frames, load_detector, load_pose_model
+from pose.inference.follow import BoxFollower
 from pose.inference.video import Frame, FrameSource, open_source, stream
 from pose.inference.visualize import DrawOptions, draw_result
 
@@ -27,13 +28,18 @@ FrameCallback = Callable[[Frame, FrameResult], None]
 
 @dataclass(frozen=True)
 class InferOptions:
-    """What ``pose infer`` runs: the models (a detector, or ``full_frame``: the whole frame is one
-    box), thresholds, drawing, outputs and batching. ``batch_size`` frames are decoded, detected and
-    posed together, their crops in chunks of ``pose_batch_size``."""
+    """What ``pose infer`` runs: the models (a detector; ``full_frame``: the whole frame is one box;
+    or ``follow``: one animal, the box of the previous frame's keypoints padded by ``follow_pad``,
+    the whole frame again when their mean score is under ``follow_thr``; ``pose.inference.follow``),
+    thresholds, drawing, outputs and batching. ``batch_size`` frames are decoded, detected and posed
+    together, their crops in chunks of ``pose_batch_size`` (``follow`` poses frame after frame)."""
 
     pose_model: str | Path
     det_model: str | Path | None = None
     full_frame: bool = False
+    follow: bool = False
+    follow_pad: float = 0.25
+    follow_thr: float = 0.3
     bbox_thr: float = 0.3
     nms_thr: float = 0.3
     draw: DrawOptions = DrawOptions(draw_bbox=False)
@@ -53,9 +59,15 @@ class InferOptions:
                 raise ConfigError(f"must be in [0, 1], got {v}", entry=name)
         if self.draw.radius < 1 or self.draw.thickness < 1:
             raise ConfigError(f"must be >= 1, got radius {self.draw.radius}, thickness {self.draw.thickness}", entry="--radius/--thickness")
-        if (self.det_model is None) == (not self.full_frame):
-            raise ConfigError("give a detector (--det-model) or --full-frame (the whole image is one instance), not both"
-                              if self.det_model is not None else "give a detector with --det-model, or --full-frame", entry="--det-model")
+        boxes_from = [name for name, on in (("--det-model", self.det_model is not None), ("--full-frame", self.full_frame),
+                                            ("--follow", self.follow)) if on]
+        if len(boxes_from) != 1:
+            raise ConfigError(f"give one of --det-model, --full-frame, --follow, not both ({' and '.join(boxes_from)})" if boxes_from else
+                              "give a detector with --det-model, or --full-frame (the whole image), or --follow (one animal: "
+                              "the previous frame's keypoints)", entry="--det-model")
+        if not 0.0 <= self.follow_thr <= 1.0 or not 0.0 <= self.follow_pad <= 2.0:
+            raise ConfigError(f"--follow-thr must be in [0, 1] and --follow-pad in [0, 2], got {self.follow_thr}, {self.follow_pad}",
+                              entry="--follow-thr/--follow-pad")
         self.analysis.check()
         if self.out is None and self.save_json is None and not self.show and not self.analysis.lab_outputs:
             raise ConfigError("nothing to do: give --out, --save-json and/or --show", entry="--out")
@@ -93,12 +105,26 @@ class _Run:
     results: list[dict[str, Any]] = field(default_factory=list)
     instances: int = 0
     analysis: VideoAnalysis | None = None
+    follower: BoxFollower | None = None
+
+    def estimate(self, images: list[np.ndarray]) -> list[FrameResult]:
+        """Boxes (detector, whole frame, or followed frame by frame) and the pose in each."""
+        o = self.options
+        if self.follower is None:
+            return detect_and_estimate(self.pose, self.detector, self.classes, images, bbox_thr=o.bbox_thr, nms_thr=o.nms_thr,
+                                       batch_size=o.pose_batch_size, heatmaps=o.draw.draw_heatmap, timings=self.timings)
+        out = []
+        for image in images:
+            r = estimate_frames(self.pose, [image], [self.follower.next_boxes(image)], batch_size=o.pose_batch_size,
+                                heatmaps=o.draw.draw_heatmap, timings=self.timings)[0]
+            self.follower.update(r)
+            out.append(r)
+        return out
 
     def step(self, batch: list[Frame]) -> list[np.ndarray]:
         """Detect, pose and draw one batch of frames; record what ``--save-json`` and the callbacks need."""
         o = self.options
-        frames = detect_and_estimate(self.pose, self.detector, self.classes, [f.image for f in batch], bbox_thr=o.bbox_thr,
-                                     nms_thr=o.nms_thr, batch_size=o.pose_batch_size, heatmaps=o.draw.draw_heatmap, timings=self.timings)
+        frames = self.estimate([f.image for f in batch])
         if self.analysis is not None:
             for f, r in zip(batch, frames):
                 self.analysis.observe(f, r)
@@ -122,6 +148,8 @@ class _Run:
                    "fps": round(fps, 2), "ms_per_frame": {s: round(1000 * self.timings[s] / max(n, 1), 2) for s in STAGES},
                    "out": None if o.out is None else str(o.out), "json": None if o.save_json is None else str(o.save_json),
                    "pose_model": self.pose.source, "det_model": None if o.det_model is None else str(o.det_model)}
+        if self.follower is not None:
+            summary["follow_full_frames"] = self.follower.full_frames
         stages = ", ".join(f"{s} {v:.1f}" for s, v in summary["ms_per_frame"].items())
         log.info("%d frames, %d instances in %.2f s: %.1f fps (ms/frame: %s)", n, self.instances, seconds, fps, stages)
         return summary
@@ -133,6 +161,8 @@ def _load(options: InferOptions, callbacks: list[FrameCallback]) -> _Run:
     if options.draw.draw_heatmap and not pose.has_heatmaps:
         raise ConfigError(f"{pose.source} gives no heatmaps (a regression model)", entry="--draw-heatmap")
     run = _Run(options, pose, callbacks=callbacks)
+    if options.follow:
+        run.follower = BoxFollower(pad=options.follow_pad, min_score=options.follow_thr)
     if options.det_model is not None:
         run.detector, info = load_detector(options.det_model, device=options.device)
         run.classes = detector_classes(info, pose.meta)

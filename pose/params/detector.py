@@ -17,6 +17,11 @@ PRESET_INPUT_SIZES: dict[str, int] = {
     "fasterrcnn-mobilenetv3-fpn": 320,
     "fcos-resnet50": 512,
 }
+#: ``preset: none``: no detector. Pose training uses the labelled boxes anyway; the detector stage
+#: writes a marker checkpoint instead of training (``pose.detection.none``), evaluation scores GT
+#: boxes only, publishing registers the pose model alone, and ``pose infer --follow`` finds the
+#: animal from the previous frame's keypoints.
+NO_DETECTOR = "none"
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class DetectorParams(Strict):
     dataset: str = "data/synth"
     train_split: str = "train"
     val_split: str = "val"
-    preset: str = "fcos-tiny"
+    preset: str = Field("fcos-tiny", description=f"a detector preset, or '{NO_DETECTOR}' (single animal, fixed camera: no detector)")
     input_size: int | None = Field(320, ge=32, le=4096, description="long side in px; None = the preset's")
     pretrained: str = Field("none", min_length=1, description="none | PATH: a torchvision detection file of the same preset, "
                             "a posepipe detector checkpoint, or a ResNet ImageNet file for fcos-resnet50")
@@ -67,9 +72,14 @@ class DetectorParams(Strict):
     @field_validator("preset")
     @classmethod
     def _known_preset(cls, v: str) -> str:
-        if v not in PRESET_INPUT_SIZES:
-            raise ValueError(f"unknown detector preset '{v}' (one of {', '.join(PRESET_INPUT_SIZES)})")
+        if v not in PRESET_INPUT_SIZES and v != NO_DETECTOR:
+            raise ValueError(f"unknown detector preset '{v}' (one of {', '.join([*PRESET_INPUT_SIZES, NO_DETECTOR])})")
         return v
 
+    @property
+    def no_detector(self) -> bool:
+        """``preset: none``: no detector is trained."""
+        return self.preset == NO_DETECTOR
+
     def resolved_input_size(self) -> int:
-        return self.input_size or PRESET_INPUT_SIZES[self.preset]
+        return self.input_size or PRESET_INPUT_SIZES.get(self.preset, 0)

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pose import tracking
 from pose.detection.evaluate import BBOX_KEYS
+from pose.detection.none import is_no_detector
 from pose.detection.train import score_detector
 from pose.errors import CheckpointError
 from pose.fileio import write_text
@@ -181,7 +182,10 @@ def publish_command(checkpoint: str | Path, out: str | Path, *, name: str | None
     """``pose publish CHECKPOINT --out DIR [--name] [--register]``: publish (+ ONNX); with
     ``register``, score the new model and the current champion on the same val set, register a
     new version (alias challenger) and run the promotion gate. A ``detector`` checkpoint is
-    published beside it and, with ``register``, goes through the same steps as ``<dataset>-detector``."""
+    published beside it and, with ``register``, goes through the same steps as ``<dataset>-detector``; the
+    ``preset: none`` marker (``pose.detection.none``) counts as no detector: the pose model alone."""
+    if detector is not None and is_no_detector(detector):
+        detector = None
     lineage = {k: v for k, v in tracking.lineage_tags(root).items() if not k.startswith("mlflow.")}
     opts = Options(out=Path(out), lineage=lineage, onnx=onnx, min_gain=min_gain, dataset=dataset, split=split, root=root)
     pose = prepare(POSE, checkpoint, name, opts, scored=register)

@@ -36,3 +36,24 @@ def test_example_panels_put_ground_truth_beside_predictions(tmp_path) -> None:
         left, right = panel[:, : gt.widths[row]], panel[:, gt.widths[row]:]
         assert not np.array_equal(left, right), "predictions (shifted 4 px) must look different from the ground truth"
     assert example_panels(gt, results, meta, 0) == {}
+
+
+def test_no_detector_marker_scores_gt_boxes_only(tmp_path) -> None:
+    from model_files import make_pose_checkpoint
+
+    from pose.data.synth import generate
+    from pose.detection.none import write_no_detector
+    from pose.params import DetectorParams, EvalParams
+    from pose.pipeline.evaluate import evaluate_pipeline
+
+    generate(tmp_path / "ds", images=4, seed=2, size=96, val_fraction=0.5, progress=False)
+    pose = make_pose_checkpoint(tmp_path / "pose.pth", tmp_path / "ds")
+    write_no_detector(DetectorParams(preset="none"), tmp_path / "det")
+    out = evaluate_pipeline(pose, tmp_path / "det/best.pth", tmp_path / "ds", EvalParams(flip=False, curve_points=5, examples=1),
+                            out_dir=tmp_path / "eval/predictions", plots_dir=tmp_path / "eval/plots", device="cpu")
+    m = out["metrics"]
+    assert "AP" in m and "PCK@0.1" in m and not [k for k in m if k.startswith("det_") or k == "num_detections"], sorted(m)
+    assert out["histories"]["detector"] == []
+    assert sorted(p.name for p in (tmp_path / "eval/predictions").iterdir()) == ["gt_boxes"]
+    pngs = sorted(p.name for p in (tmp_path / "eval/plots").iterdir())
+    assert "detector_loss.png" not in pngs and "pck_curve.png" in pngs and any(p.startswith("compare_") for p in pngs), pngs

@@ -103,3 +103,17 @@ def test_keypoints_pyfunc_equals_pose_infer(project: tuple[Path, Path]) -> None:
     out = mlflow.pyfunc.load_model(reg["model_uri"]).predict(cv2.imread(str(image_file)), params={"bbox_thr": 0.0})
     assert len(seen[0]) > 0 and out.shape == (len(seen[0]), seen[0].keypoints.shape[1], 3)
     assert np.allclose(out[..., :2], seen[0].keypoints, atol=1e-4) and np.allclose(out[..., 2], seen[0].keypoint_scores, atol=1e-5)
+
+
+def test_no_detector_marker_publishes_the_pose_model_alone(project: tuple[Path, Path]) -> None:
+    from model_files import make_pose_checkpoint
+
+    from pose.detection.none import write_no_detector
+    from pose.publish.command import publish_command
+
+    root, _ = project
+    pose = make_pose_checkpoint(root / "pose.pth", root / "ds")
+    write_no_detector(DetectorParams(preset="none"), root / "det")
+    result = publish_command(pose, root / "out", onnx=False, detector=root / "det/best.pth")
+    assert "detector" not in result and Path(result["published"]).is_file()
+    assert [p.suffix for p in sorted((root / "out").iterdir())] == [".md", ".pth"], "no detector file beside the pose model"
