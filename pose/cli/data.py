@@ -120,3 +120,42 @@ def info(dataset: Dataset, split: Split = "train", images: Images = None, meta: 
 
     data, m = load_dataset(dataset, split=split, images=images, meta=meta)
     print_pairs(f"{dataset} [{split}] meta={m.name}", ("what", "value"), split_summary(data), warnings=filled_summary(data))
+
+
+@data_app.command("outliers")
+def outliers(
+    video: Path = typer.Argument(..., help="Video to scan."),
+    model: Path = typer.Option(..., "--model", help="Pose model: training checkpoint, published .pth or .onnx."),
+    out: Path = typer.Option(..., "--out", help="New (or empty) folder for the frames and draft labels."),
+    num: int = typer.Option(20, "--num", "-n", help="Frames to pick."),
+    fmt: str = typer.Option("dlc", "--format", help="dlc (labeled-data/<video>/ + CollectedData) or labelme (JSON per frame)."),
+    det_model: Optional[Path] = typer.Option(None, "--det-model", help="Detector checkpoint (default: --follow, one animal)."),
+    full_frame: bool = typer.Option(False, "--full-frame", help="No detector: the whole frame is the box (not --follow)."),
+    scorer: str = typer.Option("posepipe", help="DLC scorer of CollectedData_<scorer> (use your config.yaml's 'scorer')."),
+    min_gap: Optional[int] = typer.Option(None, "--min-gap", help="Least frames between picks (default: frames / (2 num))."),
+    start: float = typer.Option(0.0, help="Fraction of the video where scanning starts."),
+    stop: float = typer.Option(1.0, help="Fraction of the video where scanning stops."),
+    jump_weight: float = typer.Option(1.0, "--jump-weight", help="Weight of jumps between frames (0: keypoint scores only)."),
+    kpt_thr: float = typer.Option(0.0, "--kpt-thr", help="Draft points scored lower are left empty."),
+    force: bool = typer.Option(False, "--force", help="Replace a non-empty --out."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for torch (default: torch's choice)."),
+    no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
+) -> None:
+    """Frames the model is least sure about (low keypoint scores, jumps), written as draft labels to correct."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    from pose.inference.infer import InferOptions
+    from pose.inference.outliers import DraftOptions, OutlierOptions, scan_video, write_outliers
+
+    drafts = DraftOptions(out, fmt, scorer, kpt_thr, force)
+    drafts.check()
+    options = OutlierOptions(num, min_gap, start, stop, jump_weight)
+    follow = det_model is None and not full_frame
+    infer = InferOptions(model, det_model=det_model, full_frame=full_frame, follow=follow, device=device, progress=not no_progress)
+    found = scan_video(video, infer, options, console=err_console)
+    doc = write_outliers(found, drafts)
+    picked = ", ".join(f"{p['frame']} ({p['score']:.2f})" for p in doc["picked"])  # type: ignore[union-attr]
+    console.print(f"wrote {len(found.picked)} frames to {out} ({fmt}): {picked}")

@@ -52,8 +52,9 @@ class InferOptions:
     progress: bool = True
     analysis: AnalysisOptions = AnalysisOptions()  # identities, smoothing, DLC/SLEAP/NWB files
 
-    def check(self) -> None:
-        """``ConfigError`` naming the CLI option of the first value out of range or choice that clashes."""
+    def check(self, *, observed: bool = False) -> None:
+        """``ConfigError`` naming the CLI option of the first value out of range or choice that clashes;
+        ``observed``: frame callbacks take the results, so no output is needed."""
         for name, v in (("--bbox-thr", self.bbox_thr), ("--kpt-thr", self.draw.kpt_thr), ("--nms-thr", self.nms_thr)):
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"must be in [0, 1], got {v}", entry=name)
@@ -69,7 +70,7 @@ class InferOptions:
             raise ConfigError(f"--follow-thr must be in [0, 1] and --follow-pad in [0, 2], got {self.follow_thr}, {self.follow_pad}",
                               entry="--follow-thr/--follow-pad")
         self.analysis.check()
-        if self.out is None and self.save_json is None and not self.show and not self.analysis.lab_outputs:
+        if self.out is None and self.save_json is None and not self.show and not self.analysis.lab_outputs and not observed:
             raise ConfigError("nothing to do: give --out, --save-json and/or --show", entry="--out")
 
 
@@ -147,7 +148,8 @@ class _Run:
         summary = {"source": source.path, "kind": source.kind, "frames": n, "instances": self.instances, "seconds": round(seconds, 3),
                    "fps": round(fps, 2), "ms_per_frame": {s: round(1000 * self.timings[s] / max(n, 1), 2) for s in STAGES},
                    "out": None if o.out is None else str(o.out), "json": None if o.save_json is None else str(o.save_json),
-                   "pose_model": self.pose.source, "det_model": None if o.det_model is None else str(o.det_model)}
+                   "pose_model": self.pose.source, "det_model": None if o.det_model is None else str(o.det_model),
+                   "keypoint_names": list(self.pose.meta.keypoint_names)}
         if self.follower is not None:
             summary["follow_full_frames"] = self.follower.full_frames
         stages = ", ".join(f"{s} {v:.1f}" for s, v in summary["ms_per_frame"].items())
@@ -171,14 +173,14 @@ def _load(options: InferOptions, callbacks: list[FrameCallback]) -> _Run:
     return run
 
 
-def run_infer(src: str | Path | int, options: InferOptions, *, console: Console | None = None,
+def run_infer(src: str | Path | int | FrameSource, options: InferOptions, *, console: Console | None = None,
               callbacks: list[FrameCallback] | None = None) -> dict[str, Any]:
-    """Detection (or whole frames) + pose on ``src`` as ``options`` say; ``callbacks`` see each frame
-    and its result. Returns fps and ms per frame per stage."""
-    options.check()
+    """Detection (or whole frames) + pose on ``src`` (or an opened source) as ``options`` say;
+    ``callbacks`` see each frame and its result. Returns fps and ms per frame per stage."""
+    options.check(observed=bool(callbacks))
     console = console or Console(stderr=True)
     run = _load(options, list(callbacks or ()))
-    source = open_source(src)
+    source = src if isinstance(src, FrameSource) else open_source(src)
     if options.analysis.active:
         run.analysis = VideoAnalysis(options.analysis, source, run.pose)
     start = time.perf_counter()
