@@ -116,9 +116,18 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def _check_config_names(config: dict[str, Any], names: list[str], path: Path | None, report: ConversionReport) -> None:
-    listed = config.get("multianimalbodyparts") if config.get("multianimalproject") else config.get("bodyparts")
-    if isinstance(listed, list) and set(map(str, listed)) != set(names):
-        report.warnings.append(f"{path}: bodyparts {listed} differ from the label files' {names}; the label files' are used")
+    """A bodypart the config lists but no label file has is an error (a renamed or misspelt part
+    would silently never be trained); label-file parts the config lacks are a warning."""
+    key = "multianimalbodyparts" if config.get("multianimalproject") else "bodyparts"
+    listed = config.get(key)
+    if not isinstance(listed, list):
+        return
+    missing = [str(n) for n in listed if str(n) not in names]
+    if missing:
+        raise DataError(f"{', '.join(missing)} listed but in no label file (they have: {', '.join(names)})", file=path, entry=key,
+                        hint="fix the names in config.yaml or label those bodyparts")
+    if set(map(str, listed)) != set(names):
+        report.warnings.append(f"{path}: {key} {listed} lack some of the label files' {names}; the label files' are used")
 
 
 def _skeleton(config: dict[str, Any], names: list[str], path: Path | None, report: ConversionReport) -> list[tuple[str, str]]:

@@ -177,6 +177,7 @@ def test_no_label_files(tmp_path: Path) -> None:
 def test_likelihood_ignored_and_half_points_unlabelled(tmp_path: Path) -> None:
     header = "scorer,me,me,me,me,me,me\nbodyparts,leftpaw,leftpaw,leftpaw,nose,nose,nose\ncoords,x,y,likelihood,x,y,likelihood\n"
     proj = _project(tmp_path, ["labeled-data/v1/img0.png,10,12,0.9,20,,0.1"], header)
+    (proj / "config.yaml").write_text("Task: tiny\nbodyparts: [leftpaw, nose]\n")  # the parts this table labels
     report = run_convert("dlc", proj, tmp_path / "out")
     data, _ = load_dataset(tmp_path / "out")
     assert data.visibility.tolist() == [[2, 0]]
