@@ -44,15 +44,16 @@ def machine() -> dict[str, Any]:
     }
 
 
-def report(name: str, rows: list[dict[str, Any]], *, title: str, extra: dict[str, Any] | None = None) -> Path:
-    """Print ``rows`` as a table and write ``results/<name>.json``; returns the JSON path."""
+def report(name: str, rows: list[dict[str, Any]], *, title: str, extra: dict[str, Any] | None = None,
+           out: Path | None = None) -> Path:
+    """Print ``rows`` as a table and write ``results/<name>.json`` (or ``out``); returns the JSON path."""
     table = Table(title=title)
     for col in rows[0] if rows else []:
         table.add_column(col, justify="right" if isinstance(rows[0][col], (int, float)) else "left")
     for r in rows:
         table.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.values()])
     Console().print(table)
-    out = RESULTS / f"{name}.json"
+    out = out or RESULTS / f"{name}.json"
     write_json(out, {"benchmark": name, "machine": machine(), "rows": rows, **(extra or {})}, indent=2)
     print(f"wrote {out}")
     return out
