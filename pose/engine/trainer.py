@@ -22,11 +22,12 @@ from torch.optim.swa_utils import AveragedModel
 
 from pose.engine import distributed as dist
 from pose.engine.checkpoint import BEST, LATEST, load_checkpoint, load_weights, model_state, remove_stale_temps, save_checkpoint
+from pose.engine.freeze import apply_freeze
 from pose.engine.optim import build_optimizer, ema_update, scaled_lr
 from pose.engine.runtime import amp_dtype, device_info, resolve_amp, resolve_workers
 from pose.engine.schedule import build_scheduler
 from pose.engine.state import Record, Run, checkpoint_state, find_resume, restore
-from pose.errors import PoseError
+from pose.errors import ConfigError, PoseError
 from pose.params import TrainParams
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ def build_run(task: Task, t: TrainParams, device: torch.device, load_from: str |
         report = load_weights(model, model_state(load_checkpoint(load_from), load_from))
         if dist.is_main():
             log.info("loaded weights from %s%s", load_from, "" if report.clean else ": " + "; ".join(report.lines()))
+    if t.freeze_stages and t.freeze_epochs is not None and dist.world_size() > 1:
+        raise ConfigError("unfreezing mid-run (train.freeze_epochs) is not supported under torchrun", entry="train.freeze_epochs",
+                          hint="freeze throughout (freeze_epochs: null) or train on one process")
+    apply_freeze(model, t, 0)  # before DDP registers its gradient hooks
     train_model = dist.wrap_ddp(model, device)
     optimizer = build_optimizer(model, t)
     scheduler = build_scheduler(optimizer, t, task.iters_per_epoch)
@@ -118,6 +123,7 @@ def train_one_epoch(task: Task, run: Run, t: TrainParams, device: torch.device, 
     """One pass over the training batches; mean losses, the last lr and the time spent waiting for
     data. Stops on a non-finite loss naming epoch and iteration."""
     run.train_model.train()
+    apply_freeze(run.model, t, epoch)
     dtype = amp_dtype(t.amp, device)
     sums: dict[str, float] = {}
     n, wait = 0, 0.0

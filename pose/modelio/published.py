@@ -28,6 +28,7 @@ from pose.data.meta import DatasetMeta
 from pose.engine.checkpoint import load_checkpoint, model_state
 from pose.errors import CheckpointError, ConfigError
 from pose.evaluation.keys import VAL_KEYS
+from pose.recipes.init import init_summary
 from pose.fileio import sha256_file, write_bytes
 from pose.modelio.onnx import output_shapes
 from pose.models import TopdownPoseEstimator
@@ -122,7 +123,8 @@ def pack_pose(checkpoint: str | Path, *, name: str | None = None, metrics: dict[
         "codec": codec_config(model.codec), "flip_indices": model.flip_indices, "flip_test": model.flip_test,
         "dataset_meta": meta.to_dict(), "params": cfg["params"],
         "metrics": metrics if metrics is not None else best_metrics(state),
-        "lineage": lineage or {}, "outputs": output_shapes(model), "source": _source(checkpoint, state),
+        "lineage": lineage or {}, "init": init_summary(state["config"]), "outputs": output_shapes(model),
+        "source": _source(checkpoint, state),
     })
     return model, _pack(name, {"state_dict": _weights(model.state_dict()), "meta": info}, info)
 
@@ -133,7 +135,7 @@ def pack_detector(checkpoint: str | Path, *, name: str, metrics: dict[str, float
     state = load_checkpoint(checkpoint)
     weights = model_state(state, checkpoint)
     config = {**state["config"], "metrics": dict(metrics or {}), "lineage": dict(lineage or {}),
-              "source": _source(Path(checkpoint), state)}
+              "init_summary": init_summary(state["config"]), "source": _source(Path(checkpoint), state)}
     return _pack(name, {"model": _weights(weights), "config": config}, config)
 
 

@@ -49,6 +49,7 @@ def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any]
                 "keypoints": ", ".join(k["name"] for k in dm["keypoints"]), "OKS sigmas": "yes" if dm.get("sigmas") else "default"}),
         "\n## Metrics (val)\n", _table(info.get("metrics") or {}),
         "\n## Lineage\n", _table(info.get("lineage") or {}),
+        "\n## Initialisation\n", _table(info.get("init") or {"init.pretrained": "unknown"}),
         "\n## Params\n", _table(flatten({k: params[k] for k in ("model", "train", "test", "aug") if k in params})),
         "\n## Codec\n", _table(info.get("codec") or {}),
         "\n## ONNX\n", _table(_onnx_rows(info)),

@@ -151,7 +151,8 @@ def register(published: PublishedModel | str | Path, *, name: str | None = None,
     tags = {**{k: v for k, v in (info.get("lineage") or {}).items() if not k.startswith("mlflow.")},
             **{f"metric.{k}": v for k, v in (info.get("metrics") or {}).items()},
             "pose.dataset": meta.name, "pose.preset": info["preset"], "pose.sha256": info["sha256"], "pose.file": path.name,
-            "pose.input_size": "x".join(map(str, info["input_size"])), "pose.onnx": str("onnx" in files).lower()}
+            "pose.input_size": "x".join(map(str, info["input_size"])), "pose.onnx": str("onnx" in files).lower(),
+            **{f"pose.{k}": v for k, v in (info.get("init") or {}).items()}}
     version = add_version(uri, name, run=run, tags=tags, root=root)
     run.set_tags({"pose.registered_model": name, "pose.registered_version": version})
     return {"name": name, "version": version, "model_uri": uri, "run_id": run.run_id, "sha256": info["sha256"]}
@@ -173,7 +174,8 @@ def register_detector(path: Path, sha256: str, *, name: str, metrics: dict[str, 
                                   code_paths=pyfunc_code_paths())
     lineage = {k: v for k, v in (info.config.get("lineage") or {}).items() if not k.startswith("mlflow.")}
     tags = {**lineage, **{f"metric.{k}": v for k, v in metrics.items()}, "pose.preset": info.preset, "pose.sha256": sha256,
-            "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names)}
+            "pose.file": path.name, "pose.input_size": str(size), "pose.classes": ",".join(info.class_names),
+            **{f"pose.{k}": v for k, v in (info.config.get("init_summary") or {}).items()}}
     version = add_version(uri, name, run=run, tags=tags, root=root)
     return {"name": name, "version": version, "model_uri": uri, "sha256": sha256}
 

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from pose.recipes.init import init_summary
 from pose.tracking.lineage import params_hash
 from pose.tracking.runs import StageRun
 
@@ -38,6 +39,7 @@ class MlflowCallback:
                 "pose.dataset": (cfg.get("meta") or {}).get("name", "unknown")}
         if cfg.get("params") is not None:
             tags["pose.params_hash"] = params_hash(params=cfg["params"])
+        tags.update({f"pose.{k}": v for k, v in init_summary(cfg).items()})
         self._try(self.run.set_tags, tags)
         self._try(self.run.log_data_input, "training")
         resolved = {f"resolved.{k}": cfg[k] for k in ("input_size", "num_keypoints") if k in cfg}

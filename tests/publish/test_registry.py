@@ -33,7 +33,8 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     torch.manual_seed(0)
     model = build_pose_model(params, meta)
     save_checkpoint(root / "best.pth", {"model": model.state_dict(), "ema": None, "epoch": 1, "history": [],
-                                        "config": checkpoint_config(params, meta, model)})
+                                        "config": {**checkpoint_config(params, meta, model),
+                                                   "init": {"pretrained": "imagenet", "pretrained_file": None, "load_from": None}}})
     pm = publish(root / "best.pth", root / "publish", metrics={"AP": 0.5, "PCK@0.05": 0.4},
                  lineage=tracking.lineage_tags(root), onnx=False)
     yield root, pm.path
@@ -66,6 +67,8 @@ def test_register_promote_and_list(store: tuple[Path, Path]) -> None:
     assert v["1"]["gate"]["replaced_by"] == "2" and v["1"]["metrics"] == {"AP": 0.5, "PCK_0.05": 0.4}
     assert v["1"]["lineage"]["dataset"] == "coco" and v["1"]["lineage"]["sha256"] == load_published(pth)[2]["sha256"]
     assert "git_commit" in v["1"]["lineage"] and "params_hash" in v["1"]["lineage"]
+    assert v["1"]["lineage"]["init.pretrained"] == "imagenet"
+    assert "## Initialisation" in pth.with_suffix(".md").read_text() and "| init.pretrained | imagenet |" in pth.with_suffix(".md").read_text()
     assert json.loads(registry.registry_command(as_json=True, root=root)) == rows
     assert "champion=v2" in registry.registry_command(root=root)
 

@@ -36,7 +36,8 @@ def _call(url: str, body: dict | None = None) -> dict:
 
 def _pipeline_runs(root: Path) -> tuple[str, str]:
     shutil.copytree(REPO / "params", root / "params")
-    cfg = {"preset": "rtmpose-t", "meta": {"name": "coco"}, "params": {"model": {"preset": "rtmpose-t"}, "train": {"lr": 0.004}}}
+    cfg = {"preset": "rtmpose-t", "meta": {"name": "coco"}, "params": {"model": {"preset": "rtmpose-t"}, "train": {"lr": 0.004}},
+           "init": {"pretrained": "imagenet", "pretrained_file": None, "load_from": None}}
     with tracking.start_pipeline_run(root=root) as parent:
         with tracking.stage_run("train_pose", root=root) as child:
             callback = tracking.callbacks(child)[0]
@@ -69,6 +70,8 @@ def test_runs_search_shows_params_and_metrics_side_by_side(root: Path) -> None:
         assert params[child_id]["model.preset"] == "rtmpose-t" and params[child_id]["train.lr"] == "0.004"
         assert params[parent_id]["pose.model.preset"] and params[parent_id]["pose.train.lr"] and params[parent_id]["detector.preset"]
         assert {"AP", "PCK_0.05"} <= metrics[child_id] and {"AP", "PCK_0.05"} <= metrics[parent_id], metrics
+        tags = {t["key"]: t["value"] for t in runs[child_id]["data"]["tags"]}
+        assert tags["pose.init.pretrained"] == "imagenet"  # where the weights started, beside the params
     finally:
         ui.terminate()
         ui.wait(timeout=30)

@@ -118,6 +118,10 @@ class CSPNeXt(nn.Module):
         x = self.stem(x)
         return self.stage4(self.stage3(self.stage2(self.stage1(x))))
 
+    def stages(self) -> list[list[nn.Module]]:
+        """The stem, then ``stage1``..``stage4`` (what ``train.freeze_stages`` counts)."""
+        return [[self.stem], [self.stage1], [self.stage2], [self.stage3], [self.stage4]]
+
 
 def cspnext_t() -> CSPNeXt:
     return CSPNeXt(0.167, 0.375)

@@ -148,6 +148,7 @@ class EfficientNetLiteBackbone(nn.Module):
             raise ValueError(f"EfficientNet-Lite has no stride-{stride} features")
         self._conv_stem, self._bn0, self._act = net._conv_stem, net._bn0, net._act
         self._blocks = nn.ModuleList(net._blocks[i] for i in keep)
+        self._block_strides = [specs[i].total_stride for i in keep]
         self.out_channels: int = specs[keep[-1]].cout
         self.stride = stride
 
@@ -156,6 +157,14 @@ class EfficientNetLiteBackbone(nn.Module):
         for block in self._blocks:
             x = block(x)
         return x
+
+    def stages(self) -> list[list[nn.Module]]:
+        """The stem, then the blocks grouped by output stride (2, 4, 8, 16, 32): what
+        ``train.freeze_stages`` counts, as ResNet's ``layer1``..``layer4`` after its stem."""
+        groups: dict[int, list[nn.Module]] = {}
+        for block, stride in zip(self._blocks, self._block_strides):
+            groups.setdefault(stride, []).append(block)
+        return [[self._conv_stem, self._bn0], *groups.values()]
 
 
 def wheel_file(variant: str) -> Path:

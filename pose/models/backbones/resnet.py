@@ -25,6 +25,10 @@ class ResNet(nn.Module):
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         return self.layer4(self.layer3(self.layer2(self.layer1(x))))
 
+    def stages(self) -> list[list[nn.Module]]:
+        """The stem, then ``layer1``..``layer4`` (what ``train.freeze_stages`` counts)."""
+        return [[self.conv1, self.bn1], [self.layer1], [self.layer2], [self.layer3], [self.layer4]]
+
 
 def resnet18() -> ResNet:
     return ResNet(models.resnet18(weights=None))
