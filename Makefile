@@ -9,6 +9,9 @@ UI_PORT ?= 5000
 UI_HOST ?= 127.0.0.1
 SERVE_HOST ?= 127.0.0.1
 LOOPBACK := 127.0.0.1 localhost ::1
+# The local Prefect server's API URL, written by `make server` / `make serve` while it runs.
+API_URL_FILE := .prefect/api_url
+NEED_SERVER = @test -s $(API_URL_FILE) || { echo "error: $(API_URL_FILE): no local Prefect server running; start one with make server (or make serve)" >&2; exit 2; }
 # dvc.yaml's commands call `pose`: the project's venv goes first on PATH for every DVC call.
 export PATH := $(abspath $(BIN)):$(PATH)
 export PREFECT_HOME := $(CURDIR)/.prefect
@@ -18,7 +21,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_TELEMETRY_ENABLE_RESOURCE_METRICS := false
 
-.PHONY: setup pipeline data test test-fast bench clean serve trigger ui dvc-status plots
+.PHONY: setup pipeline data test test-fast bench clean serve server deploy worker trigger ui dvc-status plots
 
 setup: $(VENV)/.installed
 
@@ -35,14 +38,30 @@ $(VENV)/.installed: pyproject.toml
 pipeline: setup
 	$(BIN)/pose pipeline run
 
-# A local Prefect server on 127.0.0.1 (free port; state in .prefect/) serving deployment
-# train-pose/train-pose with the cron of params/schedule.yaml. Stop with Ctrl-C.
+# One process: a local Prefect server on 127.0.0.1 (free port; state in .prefect/) and the flow
+# serving deployment train-pose/train-pose with the cron of params/schedule.yaml. Stop with Ctrl-C.
 serve: setup
 	$(BIN)/python flows/train_pose.py serve --host $(SERVE_HOST)
 
-# Trigger the served deployment once and wait for its final state.
+# Work pool: the local Prefect server alone (127.0.0.1, free port, .prefect/api_url), until Ctrl-C;
+# then, in other shells, `make deploy` (once, and after changing params/schedule.yaml), `make worker`.
+server: setup
+	$(BIN)/pose pipeline server --host $(SERVE_HOST)
+
+# prefect.yaml's deployment train-pose/train-pose (schedule from params/schedule.yaml) on the process
+# work pool posepipe-process, created when missing (prefect work-pool create ... --type process).
+deploy: setup
+	$(BIN)/pose pipeline deploy
+
+# A process worker: runs the pool's flow runs (scheduled or triggered) in this folder, one at a time.
+worker: setup
+	$(NEED_SERVER)
+	PREFECT_API_URL="$$(cat $(API_URL_FILE))" $(BIN)/prefect worker start --pool posepipe-process --type process
+
+# Trigger the deployment once (served by `make serve` or run by `make worker`) and wait for its final state.
 trigger:
-	PREFECT_API_URL="$$(cat .prefect/api_url)" $(BIN)/prefect deployment run train-pose/train-pose --watch
+	$(NEED_SERVER)
+	PREFECT_API_URL="$$(cat $(API_URL_FILE))" $(BIN)/prefect deployment run train-pose/train-pose --watch
 
 # The MLflow UI on the project store (mlruns/mlflow.db): http://127.0.0.1:$(UI_PORT)
 ui: setup

@@ -12,9 +12,12 @@ STAGE``, so DVC's cache and ``dvc.lock`` stay the record and a Prefect run can n
 - The summary (stages, metrics, registry decision, a link to the MLflow parent run) is the markdown
   artifact ``train-pose-summary``.
 
-``python flows/train_pose.py serve`` starts a local Prefect server (``pose.pipeline.prefect_server``;
-127.0.0.1 unless ``--host``, with a warning) and serves deployment ``train-pose/train-pose`` with
-the cron of ``params/schedule.yaml``; ``python flows/train_pose.py run`` runs the flow once, directly.
+``python flows/train_pose.py serve`` (``make serve``) starts a local Prefect server
+(``pose.pipeline.prefect_server``; 127.0.0.1 unless ``--host``, with a warning) and serves deployment
+``train-pose/train-pose`` with the cron of ``params/schedule.yaml`` in this one process; ``prefect.yaml``
+deploys the same deployment to the process work pool ``posepipe-process`` instead (``make server``,
+``make deploy``, ``make worker``; ``pose.pipeline.deployment``); ``python flows/train_pose.py run``
+runs the flow once, directly.
 (No ``from __future__ import annotations`` here: deployment runs need the pydantic model resolved.)
 """
 
@@ -29,6 +32,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from pose.pipeline.deployment import DEPLOYMENT, DESCRIPTION, FLOW, default_parameters
 from pose.pipeline.dvc import repro_stage, stage_names, stage_outcome
 from pose.pipeline.prefect_server import free_port, host_warning, local_server
 from pose.pipeline.run import RunOptions, Steps, load_schedule, run_pipeline
@@ -36,7 +40,6 @@ from pose.pipeline.summary import summary_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING = ("train_detector", "train_pose")
-DEPLOYMENT = "train-pose"
 DIRECT = Steps()
 
 
@@ -86,7 +89,7 @@ class PrefectSteps(Steps):
                 for name in stages or stage_names(root)}
 
 
-@flow(name="train-pose", log_prints=True)
+@flow(name=FLOW, log_prints=True)
 def train_pose(options: RunOptions = RunOptions()) -> dict[str, Any]:
     """Reproduce the DVC pipeline stage by stage (or stop when nothing changed)."""
     sched = load_schedule(ROOT)
@@ -113,8 +116,7 @@ def serve(port: int | None = None, host: str = "127.0.0.1") -> None:
               f"PREFECT_API_URL={url} prefect deployment run {train_pose.name}/{DEPLOYMENT}", flush=True)
         with temporary_settings(updates={PREFECT_API_URL: url}):
             train_pose.serve(name=DEPLOYMENT, schedule=Cron(sched.cron, timezone=sched.timezone), limit=1, global_limit=1,
-                             parameters={"options": RunOptions(only_if_changed=sched.only_if_changed).model_dump()},
-                             description="Retrain when data or params changed (dvc status), publish, gate the champion.")
+                             parameters=default_parameters(sched), description=DESCRIPTION)
 
 
 def main(argv: list[str] | None = None) -> None:

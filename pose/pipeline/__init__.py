@@ -2,4 +2,6 @@
 what ``dvc.yaml`` calls), the stage modules (``prepare``, ``validate``, ``evaluate``, ``plots``),
 ``dvc`` (DVC from code, the project lock), ``run`` (``run_pipeline``: the one pipeline run that
 ``pose pipeline run`` and the Prefect flow share), ``summary`` (its markdown), ``prefect_server``
-(the local server ``flows/train_pose.py serve`` starts) and ``options`` (the shared ``--track``)."""
+(the local server ``flows/train_pose.py serve`` and ``pose pipeline server`` start),
+``deployment`` (``prefect.yaml``'s build step and ``pose pipeline deploy``) and ``options`` (the
+shared ``--track``)."""

@@ -155,3 +155,30 @@ def run(
     decision = (summary.get("publish") or {}).get("decision") or {}
     console.print(f"pipeline done in {time.perf_counter() - t0:.1f} s; data changed: {summary['data_changed']}; "
                   f"AP {summary['metrics'].get('AP', '-')}; registry: {decision.get('verdict', '-')} {decision.get('reason', '')}")
+
+
+@pipeline_app.command("server")
+def server(
+    port: Optional[int] = typer.Option(None, help="Port (default: a free one)."),
+    host: str = typer.Option("127.0.0.1", help="Listen address; anything but loopback prints a warning."),
+) -> None:
+    """A local Prefect server for this project (state in .prefect/, URL in .prefect/api_url) until Ctrl-C."""
+    from pose.pipeline.prefect_server import host_warning, run_server
+
+    if warning := host_warning(host):
+        err_console.print(warning)
+    code = run_server(Path.cwd(), port, host, announce=lambda url: console.print(
+        f"Prefect server: {url}; then, in another shell: make deploy, make worker, make trigger (Ctrl-C stops it)"))
+    raise typer.Exit(code)
+
+
+@pipeline_app.command("deploy")
+def deploy(
+    api_url: Optional[str] = typer.Option(None, help="Prefect API URL (default: the local server's, .prefect/api_url)."),
+) -> None:
+    """Deploy train-pose/train-pose from prefect.yaml to the process work pool (created when missing)."""
+    from pose.pipeline.deployment import deploy as run
+
+    r = run(Path.cwd(), api_url)
+    console.print(f"deployed {r['deployment']} to work pool {r['work_pool']}{' (created)' if r['pool_created'] else ''} "
+                  f"at {r['api_url']}; schedule {r['cron']} ({r['timezone']}); start a worker: make worker")

@@ -1,9 +1,10 @@
-"""A local Prefect server for ``flows/train_pose.py serve``: ``prefect server start`` on 127.0.0.1
-(another ``--host`` only on request, with a warning), a free port, ``PREFECT_HOME`` inside the
-project, no telemetry; its API URL in ``.prefect/api_url`` while it runs. The server runs in its own
-session (a signal to the serving process's group reaches that process alone, which then pauses the
-deployment through the still running server and stops it) and dies with its parent
-(``PR_SET_PDEATHSIG``), so no orphan server keeps the port.
+"""A local Prefect server for ``flows/train_pose.py serve`` and ``pose pipeline server`` (``make
+server``): ``prefect server start`` on 127.0.0.1 (another ``--host`` only on request, with a
+warning), a free port, ``PREFECT_HOME`` inside the project, no telemetry; its API URL in
+``.prefect/api_url`` while it runs. The server runs in its own session (a signal to the serving
+process's group reaches that process alone, which then pauses the deployment through the still
+running server and stops it) and dies with its parent (``PR_SET_PDEATHSIG``), so no orphan server
+keeps the port.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from pose.errors import PoseError
 from pose.fileio import write_text
 
 API_URL_FILE = ".prefect/api_url"
@@ -80,9 +82,9 @@ def _die_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def local_server(root: str | Path, port: int, host: str = "127.0.0.1") -> Iterator[str]:
-    """Start the server, wait until healthy, write ``ROOT/.prefect/api_url``; yields the API URL.
-    SIGTERM to this process exits it cleanly (SystemExit), so the server is always stopped."""
+def running_server(root: str | Path, port: int, host: str = "127.0.0.1") -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start the server, wait until healthy, write ``ROOT/.prefect/api_url``; yields the API URL and
+    the server process. SIGTERM to this process exits it cleanly (SystemExit), so the server is always stopped."""
     env = server_env(root)
     Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     server = subprocess.Popen(server_command(port, host), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
@@ -93,7 +95,7 @@ def local_server(root: str | Path, port: int, host: str = "127.0.0.1") -> Iterat
         wait_healthy(url)
         url_file.parent.mkdir(parents=True, exist_ok=True)
         write_text(url_file, url + "\n")
-        yield url
+        yield url, server
     finally:
         url_file.unlink(missing_ok=True)
         server.terminate()
@@ -101,3 +103,33 @@ def local_server(root: str | Path, port: int, host: str = "127.0.0.1") -> Iterat
             server.wait(timeout=15)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@contextlib.contextmanager
+def local_server(root: str | Path, port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """:func:`running_server`, yielding the API URL only."""
+    with running_server(root, port, host) as (url, _):
+        yield url
+
+
+def running_url(root: str | Path) -> str | None:
+    """The API URL in ``ROOT/.prefect/api_url`` when a server answers there now, else None."""
+    try:
+        url = (Path(root) / API_URL_FILE).read_text("utf-8").strip()
+        wait_healthy(url, timeout=2)
+    except (OSError, RuntimeError):
+        return None
+    return url
+
+
+def run_server(root: str | Path, port: int | None = None, host: str = "127.0.0.1",
+               announce: Callable[[str], object] = print) -> int:
+    """``make server``: the local server alone, in the foreground until it exits or Ctrl-C
+    (then stopped); its exit status. Refused when this project's server already runs."""
+    if url := running_url(root):
+        raise PoseError(f"a Prefect server of this project already runs at {url}", file=API_URL_FILE,
+                        hint="use it (make deploy / make worker / make trigger), or stop it first")
+    port = port or free_port()
+    with running_server(root, port, host) as (url, server):
+        announce(url)
+        return server.wait()

@@ -2,15 +2,22 @@
 
 Tiny = 16 synthetic 128 px images, one epoch per model, 64x64 pose input: the whole chain takes
 a couple of minutes on 2 CPU cores. Stage commands run this checkout's ``pose`` (the venv's).
+The Prefect tests share the rest: long-running commands in their own process group (``start`` /
+``stop``), the local server's API URL, ``prefect deployment run --watch`` and artifacts.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 PROJECT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -52,3 +59,54 @@ def make_tiny_repo(root: Path) -> Path:
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@localhost", "commit", "-qm", "tiny"]):
         subprocess.run(cmd, cwd=root, check=True, capture_output=True)
     return root
+
+
+def prefect_env(root: Path, api: str, **extra: str) -> dict[str, str]:
+    """``e2e_env`` talking to the Prefect server at ``api``."""
+    return {**e2e_env(root), "PREFECT_API_URL": api, **extra}
+
+
+def start(args: list[str], root: Path, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A long-running command in ``root`` in its own process group, its output in ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(args, cwd=root, env=env or e2e_env(root), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(proc: subprocess.Popen[bytes] | None, timeout: float = 30) -> None:
+    """SIGTERM to ``proc``'s process group (``start``), then SIGKILL when it is still there after ``timeout`` s."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def wait_api_url(root: Path, proc: subprocess.Popen[bytes], log: Path, timeout: float = 120) -> str:
+    """The local server's API URL once ``ROOT/.prefect/api_url`` exists (written when it is healthy)."""
+    url_file, deadline = root / ".prefect" / "api_url", time.monotonic() + timeout
+    while not url_file.is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    return url_file.read_text().strip()
+
+
+def trigger(root: Path, api: str, params: dict[str, Any] | None = None, deployment: str = "train-pose/train-pose",
+            timeout: float = 500) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``prefect deployment run DEPLOYMENT --watch [--params JSON]``: its result and seconds."""
+    args = [str(BIN / "prefect"), "deployment", "run", deployment, "--watch", "--watch-timeout", str(int(timeout))]
+    if params:
+        args += ["--params", json.dumps(params)]
+    t0 = time.perf_counter()
+    r = subprocess.run(args, cwd=root, env=prefect_env(root, api), capture_output=True, text=True, timeout=timeout + 60, check=False)
+    return r, time.perf_counter() - t0
+
+
+def latest_artifact(api: str, key: str = "train-pose-summary") -> str:
+    """The newest artifact ``key``'s data, through the server's REST API."""
+    req = urllib.request.Request(f"{api}/artifacts/filter", method="POST", headers={"Content-Type": "application/json"},
+                                 data=json.dumps({"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1}).encode())
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.loads(r.read())[0]["data"]

@@ -6,55 +6,29 @@ metrics are unchanged, so publish is skipped); a run with nothing changed stops
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
-from e2e.support import BIN, e2e_env, run
+from e2e.support import BIN, latest_artifact, prefect_env, run, start, stop, trigger, wait_api_url
 
 pytestmark = pytest.mark.slow
 DEPLOYMENT = "train-pose/train-pose"
-
-
-def _latest_artifact(api: str) -> str:
-    req = urllib.request.Request(f"{api}/artifacts/filter", method="POST", headers={"Content-Type": "application/json"},
-                                 data=json.dumps({"artifacts": {"key": {"any_": ["train-pose-summary"]}}, "sort": "CREATED_DESC", "limit": 1}).encode())
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.loads(r.read())[0]["data"]
-
-
-def _trigger(root: Path, api: str, params: dict | None = None) -> tuple[subprocess.CompletedProcess[str], float]:
-    env = {**e2e_env(root), "PREFECT_API_URL": api}
-    args = [str(BIN / "prefect"), "deployment", "run", DEPLOYMENT, "--watch", "--watch-timeout", "500"]
-    if params:
-        args += ["--params", json.dumps(params)]
-    t0 = time.perf_counter()
-    r = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=560, check=False)
-    return r, time.perf_counter() - t0
 
 
 def test_served_deployment_retrains_on_change_and_skips_when_up_to_date(tiny_repo: Path) -> None:
     if not (tiny_repo / "dvc.lock").is_file():
         first = run([str(BIN / "pose"), "pipeline", "run"], tiny_repo)
         assert first.returncode == 0, first.stderr[-3000:]
-    log = open(tiny_repo / "serve.log", "w")
+    log = tiny_repo / "serve.log"
     t0 = time.perf_counter()
-    serve = subprocess.Popen([sys.executable, "flows/train_pose.py", "serve"], cwd=tiny_repo, env=e2e_env(tiny_repo),
-                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    serve = start([sys.executable, "flows/train_pose.py", "serve"], tiny_repo, log)
     try:
-        url_file = tiny_repo / ".prefect" / "api_url"
-        deadline = time.monotonic() + 120
-        while not url_file.is_file():
-            assert serve.poll() is None and time.monotonic() < deadline, (tiny_repo / "serve.log").read_text()[-3000:]
-            time.sleep(0.5)
-        api = url_file.read_text().strip()
-        env = {**e2e_env(tiny_repo), "PREFECT_API_URL": api}
+        api = wait_api_url(tiny_repo, serve, log)
+        env, deadline = prefect_env(tiny_repo, api), time.monotonic() + 120
         while True:
             inspect = subprocess.run([str(BIN / "prefect"), "deployment", "inspect", DEPLOYMENT], cwd=tiny_repo, env=env,
                                      capture_output=True, text=True, check=False)
@@ -66,29 +40,27 @@ def test_served_deployment_retrains_on_change_and_skips_when_up_to_date(tiny_rep
         cron = yaml.safe_load((tiny_repo / "params/schedule.yaml").read_text())["cron"]
         assert repr(cron) in inspect.stdout or f'"{cron}"' in inspect.stdout, inspect.stdout
 
-        full, full_s = _trigger(tiny_repo, api, {"options": {"force": True}})
+        full, full_s = trigger(tiny_repo, api, {"options": {"force": True}})
         assert full.returncode == 0 and "Completed" in full.stdout, full.stdout[-3000:] + full.stderr[-3000:]
-        summary = _latest_artifact(api)
+        summary = latest_artifact(api)
         for name in ("prepare", "validate", "train_detector", "train_pose", "evaluate", "publish"):
             assert f"| {name} | ran |" in summary, summary
         assert (tiny_repo / "build/publish/publish.json").is_file()
 
-        changed, changed_s = _trigger(tiny_repo, api, {"options": {"set_params": ["params/eval.yaml:curve_points=12"]}})
+        changed, changed_s = trigger(tiny_repo, api, {"options": {"set_params": ["params/eval.yaml:curve_points=12"]}})
         assert changed.returncode == 0 and "Completed" in changed.stdout, changed.stdout[-3000:] + changed.stderr[-3000:]
         assert len(json.loads((tiny_repo / "build/eval/pck_curve.json").read_text())) == 12
-        summary = _latest_artifact(api)
+        summary = latest_artifact(api)
         assert "retrained" in summary
         assert "| train_pose | skipped (unchanged) |" in summary and "| evaluate | ran |" in summary, summary
         assert "verdict" in summary
 
-        same, same_s = _trigger(tiny_repo, api)
+        same, same_s = trigger(tiny_repo, api)
         assert same.returncode == 0 and "Completed" in same.stdout, same.stdout[-3000:]
-        assert "up to date" in _latest_artifact(api)
+        assert "up to date" in latest_artifact(api)
         print(f"\nserver+deployment ready {ready_s:.1f} s; full run {full_s:.1f} s; run with evaluate+publish {changed_s:.1f} s; up-to-date run {same_s:.1f} s")
     finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait(timeout=30)
-        log.close()
+        stop(serve)
 
     from pose import tracking
 
