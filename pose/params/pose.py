@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 from pydantic.dataclasses import dataclass
 
 from pose.errors import ConfigError
@@ -65,6 +65,16 @@ class PoseModelParams(Strict):
     input_size: tuple[int, int] | Literal["auto"] | None = Field(
         None, description="(w, h); auto = the training boxes' median size, aspect kept, a multiple of 32 with the long "
         "side in 64..256 (pose.data.boxsize; resolved once and recorded in the checkpoint); None = the preset's")
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _size_or_auto(cls, v: object) -> object:
+        """One message for a wrong value, not one per member of the union."""
+        if v is None or v == "auto":
+            return v
+        if isinstance(v, (list, tuple)) and len(v) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in v):
+            return tuple(v)
+        raise ValueError("Input should be a valid tuple [w, h] of integers, auto or null")
     pretrained: str | None = Field(None, min_length=1, description="imagenet | none | PATH (an MMPose, torchvision, timm or "
                                    "posepipe file); None = the preset's default (`pose models`: pretrained column)")
 
