@@ -87,6 +87,8 @@ def build_run(task: Task, t: TrainParams, device: torch.device, load_from: str |
                           hint="freeze throughout (freeze_epochs: null) or train on one process")
     apply_freeze(model, t, 0)  # before DDP registers its gradient hooks
     train_model = dist.wrap_ddp(model, device)
+    if t.compile:
+        train_model = torch.compile(train_model)  # steps only; checkpoints and EMA read the plain ``model``
     optimizer = build_optimizer(model, t)
     scheduler = build_scheduler(optimizer, t, task.iters_per_epoch)
     scaler = torch.amp.GradScaler("cuda") if t.amp == "fp16" else None

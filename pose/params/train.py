@@ -39,4 +39,5 @@ class TrainParams(Strict):
     channels_last: bool = Field(True, description="NHWC weights and activations: rtmpose-t trains 1.3x faster on CPU")
     freeze_stages: int = Field(0, ge=-1, le=8, description="backbone stem + first N stages frozen (weights and BatchNorm statistics); -1 the whole backbone")
     freeze_epochs: int | None = Field(None, ge=1, description="unfreeze after this many epochs (None: frozen throughout)")
+    compile: bool = Field(False, description="torch.compile the training model: faster steps after a compile of a minute or more; pays on long runs")
     backbone_lr_mult: float = Field(1.0, gt=0, le=10, description="the backbone's lr relative to train.lr (e.g. 0.1 for a pretrained backbone)")

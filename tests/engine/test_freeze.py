@@ -22,8 +22,8 @@ Y = X @ torch.tensor([1.0, -2.0, 0.5, 3.0])
 class Backbone(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.stem = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8))
-        self.stage1 = nn.Sequential(nn.Linear(8, 8), nn.BatchNorm1d(8))
+        self.stem = nn.Sequential(nn.Linear(4, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU())
+        self.stage1 = nn.Sequential(nn.Linear(8, 8, bias=False), nn.BatchNorm1d(8), nn.ReLU())
         self.stage2 = nn.Linear(8, 8)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -117,3 +117,22 @@ def test_too_many_stages_or_no_stages_is_a_config_error() -> None:
         frozen_modules(Net(), params(freeze_stages=3), 0)
     with pytest.raises(ConfigError, match="does not list its stages"):
         build_optimizer(nn.Sequential(nn.Linear(2, 2)), params(backbone_lr_mult=0.5))
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager(tmp_path: Path) -> None:
+    """train.compile: the compiled steps update the parameters the checkpoint and EMA read."""
+    outputs = {}
+    for compiled in (False, True):
+        t = task()
+        fit(t, params(epochs=2, compile=compiled, ema=True), work_dir=tmp_path / str(compiled), device=resolve_device("cpu"),
+            validate=False, show_progress=False)
+        state = torch.load(tmp_path / str(compiled) / "latest.pth", weights_only=True)
+        for key in ("model", "ema"):
+            net = Net().eval()
+            net.load_state_dict({k.removeprefix("module."): v for k, v in state[key].items() if k != "n_averaged"})
+            outputs[compiled, key] = net(X).detach()
+    untrained = Net().eval()(X).detach()
+    for key in ("model", "ema"):
+        torch.testing.assert_close(outputs[True, key], outputs[False, key], rtol=1e-3, atol=1e-3)
+        assert not torch.allclose(outputs[False, key], untrained, atol=1e-2)
