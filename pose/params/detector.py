@@ -18,7 +18,7 @@ PRESET_INPUT_SIZES: dict[str, int] = {
     "fasterrcnn-mobilenetv3-fpn": 320,
     "fcos-resnet50": 512,
 }
-#: ``preset: none``: no detector. Pose training uses the labelled boxes anyway; the detector stage
+#: ``preset: none``: no detector (one animal that fills the frame). Pose training uses the labelled boxes anyway; the detector stage
 #: writes a marker checkpoint instead of training (``pose.detection.none``), evaluation scores GT
 #: boxes only, publishing registers the pose model alone, and ``pose infer --follow`` finds the
 #: animal from the previous frame's keypoints.
@@ -62,7 +62,7 @@ class DetectorParams(Strict):
     dataset: str = "data/synth"
     train_split: str = "train"
     val_split: str = "val"
-    preset: str = Field("fcos-tiny", description=f"a detector preset, or '{NO_DETECTOR}' (single animal, fixed camera: no detector)")
+    preset: str = Field("fcos-tiny", description=f"a detector preset, or '{NO_DETECTOR}' (one animal filling the frame: no detector; README, Lab projects)")
     input_size: int | None = Field(320, ge=32, le=4096, description="long side in px; None = the preset's")
     pretrained: str | None = Field(None, min_length=1, description="null (the preset's default: imagenet for fcos-lite0, else none) | "
                                    "imagenet | none | PATH: a torchvision detection file of the same preset, a posepipe detector "
