@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import h5py
-import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import report  # noqa: E402
 
 from pose.data.convert import run_convert  # noqa: E402
+from pose.data.convert.sleap import subset_slp as subset_of_labels  # noqa: E402
 from pose.params import DataParams, PoseParams  # noqa: E402
 from pose.params.overrides import apply_overrides  # noqa: E402
 from pose.pipeline.prepare import split_by_image  # noqa: E402
@@ -67,17 +66,8 @@ SETS = {
 
 
 def subset_slp(src: Path, dst: Path, step: int) -> Path:
-    """A copy of ``src`` keeping every ``step``-th labelled frame; its video is linked beside it."""
-    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
-        for name in ("videos_json", "tracks_json", "points", "pred_points", "suggestions_json"):
-            g.create_dataset(name, data=f[name][:])
-        g.create_group("metadata")
-        for k, v in f["metadata"].attrs.items():
-            g["metadata"].attrs[k] = v
-        frames = f["frames"][:][::step]
-        inst = f["instances"][:]
-        g.create_dataset("frames", data=frames)
-        g.create_dataset("instances", data=inst[np.isin(inst["frame_id"], frames["frame_id"])])
+    """``pose.data.convert.sleap.subset_slp``, with the source's videos linked beside the copy."""
+    subset_of_labels(src, dst, step)
     for video in src.parent.glob("*.mp4"):
         (dst.parent / video.name).symlink_to(video)
     return dst

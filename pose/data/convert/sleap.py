@@ -397,3 +397,21 @@ def _write_png(path: Path, img: np.ndarray, source: Path, entry: str) -> None:
     if not ok:
         raise DataError(f"cannot encode a frame of shape {img.shape} as PNG", file=source, entry=entry)
     write_bytes(path, buf.tobytes())
+
+
+def subset_slp(src: Path, dst: Path, step: int) -> Path:
+    """A copy of the SLEAP file ``src`` at ``dst`` keeping every ``step``-th labelled frame and
+    its instances (a smaller project from a densely labelled one; the videos are not copied)."""
+    if step < 1:
+        raise DataError(f"step must be at least 1, got {step}", file=str(src), entry="step")
+    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
+        for name in ("videos_json", "tracks_json", "points", "pred_points", "suggestions_json"):
+            g.create_dataset(name, data=f[name][:])
+        g.create_group("metadata")
+        for k, v in f["metadata"].attrs.items():
+            g["metadata"].attrs[k] = v
+        frames = f["frames"][:][::step]
+        inst = f["instances"][:]
+        g.create_dataset("frames", data=frames)
+        g.create_dataset("instances", data=inst[np.isin(inst["frame_id"], frames["frame_id"])])
+    return dst

@@ -13,7 +13,7 @@ from PIL import Image
 from pose.data.coco import load_coco
 from pose.data.convert import run_convert
 from pose.data.convert.report import ConversionReport
-from pose.data.convert.sleap import convert, read_slp
+from pose.data.convert.sleap import convert, read_slp, subset_slp
 from pose.data.layout import load_dataset
 from pose.errors import DataError
 
@@ -75,25 +75,11 @@ def test_single_image_videos_matches_reference(shared_data: Path, tmp_path: Path
         assert data.image_path(0).read_bytes() == (s / "videos" / "robot0.jpg").read_bytes()
 
 
-def _subset_slp(src: Path, dst: Path, step: int) -> None:
-    """A copy of ``src`` keeping every ``step``-th labelled frame (and its instances)."""
-    with h5py.File(src, "r") as f, h5py.File(dst, "w") as g:
-        for name in ("videos_json", "tracks_json", "points", "pred_points", "suggestions_json"):
-            g.create_dataset(name, data=f[name][:])
-        g.create_group("metadata")
-        for k, v in f["metadata"].attrs.items():
-            g["metadata"].attrs[k] = v
-        frames = f["frames"][:][::step]
-        inst = f["instances"][:]
-        g.create_dataset("frames", data=frames)
-        g.create_dataset("instances", data=inst[np.isin(inst["frame_id"], frames["frame_id"])])
-
-
 @pytest.mark.slow  # 20 seeks into a 1024x1024 video: ~3 s idle, more on a busy machine
 def test_clip_flies_every_75th_frame_matches_reference(shared_data: Path, tmp_path: Path) -> None:
     s = shared_data / "sleap_samples"
     (tmp_path / "clip.mp4").symlink_to(s / "tracks" / "clip.mp4")
-    _subset_slp(s / "tracks" / "clip.slp", tmp_path / "clip.slp", 75)
+    subset_slp(s / "tracks" / "clip.slp", tmp_path / "clip.slp", 75)
     report = _convert(tmp_path / "clip.slp", tmp_path / "out")
     _assert_matches_reference(tmp_path / "out", s / "coco" / "clip_flies.json", s)
     assert (report.images, report.instances) == (20, 40)
