@@ -25,6 +25,8 @@ Overrides = Annotated[list[str], typer.Option("--set", help="Override a param: -
 Launcher = Annotated[str, typer.Option(help="none or torchrun (DDP; run under torchrun).")]
 AutoscaleLr = Annotated[bool, typer.Option("--autoscale-lr", help="Scale lr by total batch / train.base_batch_size.")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda[:N]; cuda without a GPU is an error.")]
+ChampionChoice = Annotated[Optional[Path], typer.Option("--champion", help="With train.init: champion, the champion to start from as "
+                           "`pose pipeline champion` resolved it (build/champion/<kind>.json); without it the registry is asked now.")]
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class TrainFlags:
     autoscale_lr: AutoscaleLr = False
     device: Device = "auto"
     track: Track = False
+    champion: ChampionChoice = None
 
 
 def _flag_parameters() -> list[inspect.Parameter]:
@@ -88,6 +91,21 @@ def blame(config: Path) -> Iterator[None]:
         raise
 
 
+def warm_start_params(kind: str, params: Any, choice_file: Path | None, work_dir: Path) -> tuple[Any, Any]:
+    """``train.init: champion``: the params to train with and the champion ``Choice``
+    (``pose.recipes.warmstart``), from ``choice_file`` or, without one, from the registry now."""
+    from pose.recipes.warmstart import CHAMPION, Choice, read_choice, warm_start
+
+    if params.train.init != CHAMPION:
+        return params, Choice(kind)
+    choice = read_choice(choice_file, kind) if choice_file is not None else None
+    if choice is None or choice.init != CHAMPION:
+        from pose.pipeline.champion import resolve
+
+        choice = resolve(kind, params, Path(work_dir) / "champion")
+    return warm_start(choice, params)
+
+
 def run_training(trainer: Callable[..., dict[str, Any]], kind: str, config: Path, work_dir: Path, flags: TrainFlags, *,
                  stage: str, metric: str) -> None:
     """Load the ``kind`` params file (``--set`` and the ``train.*`` flags applied), train in the
@@ -98,10 +116,13 @@ def run_training(trainer: Callable[..., dict[str, Any]], kind: str, config: Path
     with blame(config):
         params = load_run_params(config, kind, list(flags.set_), seed=flags.seed, deterministic=flags.deterministic,
                                  autoscale_lr=flags.autoscale_lr)
+        params, choice = warm_start_params(kind, params, flags.champion, work_dir)
         with tracked(stage, flags.track, with_system_metrics=True) as run:
+            if run is not None:
+                run.set_tags(choice.tags())
             summary = trainer(params, work_dir, resume=flags.resume, load_from=str(flags.load_from) if flags.load_from else None,
                               device=flags.device, validate=not flags.no_validate, launcher=flags.launcher,
-                              callbacks=callbacks(run), console=err_console)
+                              callbacks=callbacks(run), console=err_console, parent=choice.parent)
     best = summary.get("best")
     if summary["is_main"]:
         console.print(f"done in {summary['train_seconds']:.0f} s" + (f"; best {metric} {best:.4f}" if best is not None else ""))

@@ -64,19 +64,22 @@ def _loss(model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tens
 
 def train_detector(params: DetectorParams, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
                    device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None, seed: int | None = None,
-                   deterministic: bool | None = None, console: Any = None, launcher: str = "none") -> dict[str, Any]:
+                   deterministic: bool | None = None, console: Any = None, launcher: str = "none",
+                   parent: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train a detector as ``params`` say (``seed``/``deterministic`` override ``train.*``); checkpoints go to ``work_dir``.
     ``launcher="torchrun"``: DDP across the processes torchrun started (rank 0 logs and saves).
-    ``preset: none`` trains nothing: a marker checkpoint says so (``pose.detection.none``)."""
+    ``preset: none`` trains nothing: a marker checkpoint says so (``pose.detection.none``). ``parent``: the
+    registered version ``pretrained`` is (lineage of a warm start)."""
     if params.no_detector:
         return write_no_detector(params, work_dir)
     with dist.launch(launcher, resolve_device(device)) as dev:
         return _train_detector(params, work_dir, dev, resume=resume, load_from=load_from, validate=validate, callbacks=callbacks,
-                               seed=seed, deterministic=deterministic, console=console)
+                               seed=seed, deterministic=deterministic, console=console, parent=parent)
 
 
 def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.device, *, resume: str | None, load_from: str | None,
-                    validate: bool, callbacks: list[Any] | None, seed: int | None, deterministic: bool | None, console: Any) -> dict[str, Any]:
+                    validate: bool, callbacks: list[Any] | None, seed: int | None, deterministic: bool | None, console: Any,
+                    parent: dict[str, Any] | None = None) -> dict[str, Any]:
     t = params.train
     seed = t.seed if seed is None else seed
     seed_everything(seed + dist.rank(), t.deterministic if deterministic is None else deterministic)
@@ -90,7 +93,7 @@ def _train_detector(params: DetectorParams, work_dir: str | Path, dev: torch.dev
     torch.manual_seed(seed)
     model = build_detector(params.preset, len(category_ids), size, pretrained=backbone_choice(params.pretrained))
     init = apply_init(model, pretrained=params.pretrained, preset_default=get_preset(params.preset).pretrained, load_from=load_from,
-                      detector=True, pretrained_entry="pretrained")
+                      detector=True, pretrained_entry="pretrained", parent=parent)
     if dist.is_main():
         print_init(init, console)
     label_of = {c: i + 1 for i, c in enumerate(category_ids)}

@@ -112,7 +112,8 @@ def detect_format(obj: Mapping[str, Any], path: str | Path, *, entry: str | None
     for key in ("state_dict", "ema", "model"):
         sd = _tensors(obj.get(key))
         if sd and any(k.startswith(("backbone.", "head.", "keypoint_head.")) for k in sd):
-            return ("mmpose" if "meta" in obj else "posepipe"), sd
+            published = isinstance(obj.get("meta"), Mapping) and obj["meta"].get("format") == "posepipe.published"
+            return ("mmpose" if "meta" in obj and not published else "posepipe"), sd
     sd = _tensors(obj) or _tensors(obj.get("state_dict")) or _tensors(obj.get("model"))
     if sd is None:
         raise CheckpointError("no weights found (expected a state dict, or 'state_dict' / 'model' inside)", file=path, entry=entry)

@@ -41,3 +41,7 @@ class TrainParams(Strict):
     freeze_epochs: int | None = Field(None, ge=1, description="unfreeze after this many epochs (None: frozen throughout)")
     compile: bool = Field(False, description="torch.compile the training model: faster steps after a compile of a minute or more; pays on long runs")
     backbone_lr_mult: float = Field(1.0, gt=0, le=10, description="the backbone's lr relative to train.lr (e.g. 0.1 for a pretrained backbone)")
+    init: Literal["configured", "champion"] = Field(
+        "configured", description="configured = the model's pretrained/--load-from init; champion = start from the registry's champion "
+        "of this dataset when it fits (same keypoints or classes, same preset), else the configured init with a warning")
+    finetune_epochs: int | None = Field(None, ge=1, le=10_000, description="epochs of a run warm-started from the champion; None = epochs")

@@ -80,6 +80,20 @@ def validate(
         raise typer.Exit(1)
 
 
+@pipeline_app.command("champion")
+def champion(
+    dataset: Path = typer.Option(Path("build/dataset"), help="Dataset folder the models train on."),
+    out: Path = typer.Option(Path("build/champion"), help="<kind>.json per model (and the champions' weights) go here."),
+    pose_params: Path = typer.Option(Path("params/pose.yaml"), "--pose-params", help="Pose params."),
+    detector_params: Path = typer.Option(Path("params/detector.yaml"), "--detector-params", help="Detector params."),
+) -> None:
+    """Stage `champion`: the registry champion each training stage starts from (train.init: champion), or why none."""
+    from pose.pipeline.champion import champion_stage, describe
+
+    for kind, choice in champion_stage(str(dataset), out, {"pose": pose_params, "detector": detector_params}).items():
+        console.print(f"{kind}: {describe(choice)}")
+
+
 @pipeline_app.command("evaluate")
 def evaluate(
     pose_checkpoint: Path = typer.Option(Path("build/pose/best.pth"), "--pose", help="Pose checkpoint."),

@@ -27,10 +27,11 @@ from pose.tracking.lineage import data_dvc_outs
 
 log = logging.getLogger(__name__)
 
-STAGES = ("prepare", "validate", "train_detector", "train_pose", "evaluate", "publish")
+STAGES = ("prepare", "validate", "champion", "train_detector", "train_pose", "evaluate", "publish")
 LOCK = ".dvc/tmp/pose-pipeline.lock"
 METRICS = "build/eval/metrics.json"
 PUBLISH_RESULT = "build/publish/publish.json"
+CHOICES = "build/champion"  #: stage ``champion``'s output: ``<kind>.json`` per model (``pose.pipeline.champion``)
 
 
 class StageFailed(PoseError):

@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from pose import tracking
 from pose.params import DataParams, ScheduleParams, load_params, set_params
-from pose.pipeline.dvc import METRICS, PUBLISH_RESULT, StageFailed, data_md5, dvc, pipeline_lock, status
+from pose.pipeline.dvc import CHOICES, METRICS, PUBLISH_RESULT, StageFailed, data_md5, dvc, pipeline_lock, status
 from pose.pipeline.prepare import ensure_data
 
 
@@ -86,6 +86,18 @@ def read_json_if(path: Path) -> dict[str, Any] | None:
         return None
 
 
+def refresh_champions(root: Path) -> list[str]:
+    """With ``train.init: champion``, remove the stage ``champion``'s choices whose champion moved
+    to a version this pipeline did not publish (``pose.pipeline.champion.stale_choices``), so
+    ``dvc status`` sees them and training re-runs; the kinds removed. Without a champion choice
+    it reads two small files and never touches the registry."""
+    if not any((read_json_if(p) or {}).get("init") == "champion" for p in (root / CHOICES).glob("*.json")):
+        return []
+    from pose.pipeline.champion import stale_choices
+
+    return stale_choices(root)
+
+
 def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = False, only_if_changed: bool = True,
                  assignments: Sequence[str] = (), bootstrap: bool = False, steps: Steps | None = None,
                  trigger: str = "cli", tags: dict[str, str] | None = None) -> dict[str, Any]:
@@ -102,8 +114,10 @@ def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = 
         changed = steps.set_params(root, assignments) if assignments else []
         if bootstrap:
             steps.ensure_data(root)
+        moved = refresh_champions(root)
         before, pending = data_md5(root), steps.status(root)
-        head = {"waited_s": round(waited, 2), "data_before": before, "changes": pending, "params_changed": changed}
+        head = {"waited_s": round(waited, 2), "data_before": before, "changes": pending, "params_changed": changed,
+                "champions_moved": moved}
         if not pending and only_if_changed and not force and not stages:
             return _result(root, head, t0, after=before, ran=None)
         with tracking.start_pipeline_run("pipeline", root=root, tags={"pose.trigger": trigger, **(tags or {})}) as parent:

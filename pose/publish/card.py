@@ -30,6 +30,12 @@ def _parity_line(onnx_report: dict[str, Any] | None) -> list[str]:
             f"max keypoint diff {p['max_keypoint_px']:.3f} px.\n"]
 
 
+def _warm_start_line(info: dict[str, Any]) -> list[str]:
+    """"warm-started from <name> v<N>" when training started from a registered champion (``train.init: champion``)."""
+    parent = (info.get("init") or {}).get("init.parent")
+    return [f"Training was warm-started from {parent} (the registry's champion when it started).\n"] if parent else []
+
+
 def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any] | None = None) -> str:
     """The markdown model card: data, params, metrics, lineage, intended use, ONNX I/O."""
     dm = info["dataset_meta"]
@@ -48,7 +54,7 @@ def model_card(info: dict[str, Any], sha256: str, *, onnx_report: dict[str, Any]
         _table({"dataset": params.get("dataset"), "train split": params.get("train_split"), "val split": params.get("val_split"),
                 "keypoints": ", ".join(k["name"] for k in dm["keypoints"]), "OKS sigmas": "yes" if dm.get("sigmas") else "default"}),
         "\n## Metrics (val)\n", _table(info.get("metrics") or {}),
-        "\n## Lineage\n", _table(info.get("lineage") or {}),
+        "\n## Lineage\n", *_warm_start_line(info), _table(info.get("lineage") or {}),
         "\n## Initialisation\n", _table(info.get("init") or {"init.pretrained": "unknown"}),
         "\n## Params\n", _table(flatten({k: params[k] for k in ("model", "train", "test", "aug") if k in params})),
         "\n## Codec\n", _table(info.get("codec") or {}),

@@ -38,12 +38,17 @@ def _load(model: nn.Module, path: str, entry: str, detector: bool) -> dict[str, 
 
 
 def apply_init(model: nn.Module, *, pretrained: str | None, preset_default: str | None, load_from: str | None = None,
-               detector: bool = False, pretrained_entry: str = "model.pretrained") -> dict[str, Any]:
+               detector: bool = False, pretrained_entry: str = "model.pretrained",
+               parent: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Load ``pretrained`` when it is a path, then ``load_from``; the record for ``config["init"]``.
+    ``parent`` (``{"name", "version"}``): the registered model version the ``pretrained`` file is,
+    recorded as lineage (the caller, above this layer, resolved it: warm-started retraining).
 
     The model must have been built with ``backbone_choice(pretrained)``."""
     record: dict[str, Any] = {"pretrained": pretrained if pretrained is not None else (preset_default or "none"),
                               "pretrained_file": None, "load_from": None}
+    if parent:
+        record["parent"] = dict(parent)
     if record["pretrained"] not in KEYWORDS:
         if not Path(record["pretrained"]).is_file():
             raise ConfigError(f"neither 'imagenet', 'none' nor an existing file: {record['pretrained']!r}", entry=pretrained_entry)
@@ -58,8 +63,14 @@ def print_init(record: Mapping[str, Any], console: Any = None) -> None:
     from rich.console import Console
 
     files = [f["summary"] for f in (record.get("pretrained_file"), record.get("load_from")) if f]
-    (console or Console(stderr=True)).print(f"init: pretrained {record['pretrained']}" + "".join(f"; {s}" for s in files),
-                                            markup=False, highlight=False)
+    parent = record.get("parent")
+    start = f"warm-started from {parent_label(parent)}" if parent else f"pretrained {record['pretrained']}"
+    (console or Console(stderr=True)).print(f"init: {start}" + "".join(f"; {s}" for s in files), markup=False, highlight=False)
+
+
+def parent_label(parent: Mapping[str, Any]) -> str:
+    """``<name> v<N>``: a registered model version, as lineage lines show it."""
+    return f"{parent.get('name')} v{parent.get('version')}"
 
 
 def init_summary(config: Mapping[str, Any]) -> dict[str, str]:
@@ -69,6 +80,10 @@ def init_summary(config: Mapping[str, Any]) -> dict[str, str]:
     if not isinstance(init, Mapping):
         return {"init.pretrained": "unknown"}
     out = {"init.pretrained": str(init.get("pretrained"))}
+    if isinstance(init.get("parent"), Mapping):  # a warm start: the registered version it started from
+        out["init.parent"] = parent_label(init["parent"])
+        out["init.parent_model"] = str(init["parent"].get("name"))
+        out["init.parent_version"] = str(init["parent"].get("version"))
     for key in ("pretrained_file", "load_from"):
         f = init.get(key)
         if isinstance(f, Mapping):

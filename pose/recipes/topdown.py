@@ -121,8 +121,9 @@ def evaluate(model: TopdownPoseEstimator, gt: CocoData, meta: DatasetMeta, *, bo
 
 def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None = None, load_from: str | None = None,
                device: str = "auto", validate: bool = True, callbacks: list[Any] | None = None,
-               launcher: str = "none", console: Any = None) -> dict[str, Any]:
-    """Train a top-down pose model as ``params`` say; checkpoints and the resolved params go to ``work_dir``."""
+               launcher: str = "none", console: Any = None, parent: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Train a top-down pose model as ``params`` say; checkpoints and the resolved params go to ``work_dir``.
+    ``parent``: the registered version ``model.pretrained`` is (lineage of a warm start, see ``apply_init``)."""
     with dist.launch(launcher, resolve_device(device)) as dev:
         t = params.train
         seed_everything(t.seed + dist.rank(), t.deterministic)
@@ -133,7 +134,7 @@ def train_pose(params: PoseParams, work_dir: str | Path, *, resume: str | None =
         workers = resolve_workers(t.workers, dev)
         model = build_pose_model(params, meta, pretrained=backbone_choice(params.model.pretrained))
         init = apply_init(model, pretrained=params.model.pretrained, preset_default=PRESETS[params.model.preset].pretrained,
-                          load_from=load_from)
+                          load_from=load_from, parent=parent)
         if dist.is_main():
             print_init(init, console)
         train_set = TopdownDataset(train_data, meta, input_size=model.input_size, train=True, codec=model.codec, aug=params.aug)

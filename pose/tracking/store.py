@@ -40,6 +40,14 @@ def tracking_uri(root: str | Path | None = None) -> str:
     return f"sqlite:///{base / 'mlflow.db'}"
 
 
+def store_exists(root: str | Path | None = None) -> bool:
+    """Whether there is a store to read (without creating one): the project's sqlite file, or
+    ``$MLFLOW_TRACKING_URI`` (a server, assumed reachable)."""
+    if root is None and os.environ.get("MLFLOW_TRACKING_URI"):
+        return True
+    return (project_root(root) / "mlruns" / "mlflow.db").is_file()
+
+
 def client(root: str | Path | None = None) -> Any:
     """An ``MlflowClient`` on the project store, with the fluent API pointed at it as well."""
     import mlflow
