@@ -24,17 +24,21 @@ from pathlib import Path
 from typing import Any
 
 from pose import tracking
+from pose.errors import CheckpointError
 from pose.fileio import sha256_file, write_bytes
 from pose.params import load_params
 from pose.pipeline.dvc import CHOICES, PUBLISH_RESULT
-from pose.publish import registry
 from pose.recipes.warmstart import CHAMPION, KINDS, Choice, data_identity, file_identity, mismatch, read_choice, write_choice
 
 
 
+#: The registry alias of the model a warm start starts from (``pose.publish.registry.CHAMPION``).
+ALIAS = "champion"
+
+
 def _no_champion(name: str, kind: str, root: str | Path | None) -> str:
     others = sorted(rm.name for rm in tracking.client(root).search_registered_models()
-                    if rm.name != name and rm.name.endswith(f"-{kind}") and registry.CHAMPION in rm.aliases)
+                    if rm.name != name and rm.name.endswith(f"-{kind}") and ALIAS in rm.aliases)
     return (f"no champion of '{name}' in the registry" +
             (f" (the registry's {kind} champions are for other datasets: {', '.join(others)})" if others else ""))
 
@@ -47,11 +51,14 @@ def resolve(kind: str, params: Any, out_dir: str | Path, *, root: str | Path | N
     want = data_identity(kind, params)
     if not tracking.store_exists(root):
         return Choice(kind, CHAMPION, reason=f"no registry (no MLflow store at {tracking.project_root(root) / 'mlruns'})")
-    name = registry.model_name(want.dataset, kind)
-    found = registry.champion_file(name, root=root)
+    name = tracking.registered_name(want.dataset, kind)
+    found = tracking.alias_files(tracking.client(root), name, ALIAS)
     if found is None:
         return Choice(kind, CHAMPION, reason=_no_champion(name, kind, root), name=name)
-    version, path = found
+    version, folder = found
+    path = next(iter(sorted(folder.rglob("*.pth"))), None)
+    if path is None:
+        raise CheckpointError(f"champion version {version} of '{name}' has no weights file", file=folder)
     reason = mismatch(kind, want, file_identity(kind, path, want.dataset))
     if reason:
         return Choice(kind, CHAMPION, reason=f"{reason} [{name} v{version}]", name=name, version=version)
@@ -105,7 +112,7 @@ def stale_choices(root: str | Path) -> list[str]:
         choice = read_choice(path, kind)
         if choice.init != CHAMPION or not choice.name or not tracking.store_exists(root):
             continue
-        current = registry.aliases(choice.name, root=root).get(registry.CHAMPION)
+        current = tracking.model_aliases(tracking.client(root), choice.name).get(ALIAS)
         if current is None or current == choice.version:
             continue
         tags = tracking.client(root).get_model_version(choice.name, current).tags

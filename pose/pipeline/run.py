@@ -105,7 +105,8 @@ def run_pipeline(root: str | Path, *, stages: Sequence[str] = (), force: bool = 
 
     Returns ``status`` ("up to date" / "retrained"), ``up_to_date``, ``seconds``, ``waited_s`` (for
     the lock), ``data_before`` / ``data_after`` / ``data_changed`` (``data.dvc`` md5), ``changes``
-    (dvc status), ``params_changed``, ``stages`` (stage -> ran / skipped, when the steps tell),
+    (dvc status), ``params_changed``, ``champions_moved`` (kinds whose champion choice was removed:
+    ``refresh_champions``), ``stages`` (stage -> ran / skipped, when the steps tell),
     ``metrics`` and ``publish`` (the evaluate and publish results), ``mlflow`` (the parent run's
     ``run_id`` and ``experiment_id``, when one was opened). A failing stage raises
     ``StageFailed`` (the parent run ends FAILED, its metrics and files logged)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -122,7 +121,7 @@ mlflow.models.set_model(KeypointsPyfunc())
 
 def model_name(dataset: str, kind: str = "pose") -> str:
     """``<dataset>-<kind>`` (``-pose``, ``-detector``), with characters a registered-model name should not hold replaced."""
-    return re.sub(r"[^\w.-]", "_", dataset) + f"-{kind}"
+    return tracking.registered_name(dataset, kind)
 
 
 def detector_name(dataset: str) -> str:
@@ -212,16 +211,15 @@ def add_version(model_uri: str, name: str, *, run: tracking.StageRun, tags: dict
 
 def aliases(name: str, *, root: str | Path | None = None) -> dict[str, str]:
     """Alias -> version of registered model ``name`` (empty when it does not exist)."""
-    found = tracking.client(root).search_registered_models(filter_string=f"name = '{name}'")
-    return {a: str(v) for a, v in (found[0].aliases if found else {}).items()}
+    return tracking.model_aliases(tracking.client(root), name)
 
 
 def champion_file(name: str, *, root: str | Path | None = None) -> tuple[str, Path] | None:
     """(version, local published ``.pth``) of the champion, for the caller to re-evaluate; None if none."""
-    version = aliases(name, root=root).get(CHAMPION)
-    if version is None:
+    found = tracking.alias_files(tracking.client(root), name, CHAMPION)
+    if found is None:
         return None
-    folder = tracking.local_artifacts(f"models:/{name}@{CHAMPION}")
+    version, folder = found
     weights = sorted(folder.rglob("*.pth"))
     if not weights:
         raise CheckpointError(f"champion version {version} of '{name}' has no weights file", file=folder)

@@ -3,6 +3,7 @@ and the local folder of a model's files."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,3 +57,20 @@ def local_artifacts(uri: str) -> Path:
     import mlflow
 
     return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+
+
+def registered_name(dataset: str, kind: str = "pose") -> str:
+    """``<dataset>-<kind>`` (``-pose``, ``-detector``), with characters a registered-model name should not hold replaced."""
+    return re.sub(r"[^\w.-]", "_", dataset) + f"-{kind}"
+
+
+def model_aliases(c: Any, name: str) -> dict[str, str]:
+    """Alias -> version of registered model ``name`` (empty when it does not exist)."""
+    found = c.search_registered_models(filter_string=f"name = '{name}'")
+    return {a: str(v) for a, v in (found[0].aliases if found else {}).items()}
+
+
+def alias_files(c: Any, name: str, alias: str) -> tuple[str, Path] | None:
+    """(version, local folder of its files) of ``name@alias``; None when the alias is not set."""
+    version = model_aliases(c, name).get(alias)
+    return None if version is None else (version, local_artifacts(f"models:/{name}@{alias}"))
