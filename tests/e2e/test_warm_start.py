@@ -14,7 +14,7 @@ from e2e.support import BIN, make_tiny_repo, run
 
 from pose.engine.checkpoint import load_checkpoint
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]  # three tiny pipeline runs: 12-20 min at load 8
 WARM = ["params/pose.yaml:train.init=champion", "params/detector.yaml:train.init=champion",
         "params/pose.yaml:train.finetune_epochs=2", "params/detector.yaml:train.finetune_epochs=2"]
 
@@ -57,4 +57,4 @@ def test_champion_init_through_the_pipeline(tmp_path: Path) -> None:
     listed = run([str(BIN / "pose"), "registry", "--json"], repo)
     versions = {m["name"]: m["versions"] for m in json.loads(listed.stdout)}
     newest = versions[name][-1]
-    assert (newest["lineage"]["parent_model"], newest["lineage"]["parent_version"]) == (name, version)
+    assert (newest["lineage"]["init.parent_model"], newest["lineage"]["init.parent_version"]) == (name, version)
