@@ -67,7 +67,8 @@ class DetectorParams(Strict):
     pretrained: str | None = Field(None, min_length=1, description="null (the preset's default: imagenet for fcos-lite0, else none) | "
                                    "imagenet | none | PATH: a torchvision detection file of the same preset, a posepipe detector "
                                    "checkpoint, or a ResNet ImageNet file for fcos-resnet50")
-    train: TrainParams = TrainParams(epochs=64, batch_size=8, workers=2, lr=3e-3, weight_decay=0.05, warmup_iters=100, ema=True, clip_grad=10.0, val_interval=8)
+    train: TrainParams = TrainParams(epochs=64, batch_size=8, workers=2, lr=3e-3, weight_decay=0.05, warmup_iters=100, ema=True, clip_grad=10.0, val_interval=8,
+                                       finetune_epochs=16)
     aug: DetectorAugParams = DetectorAugParams()
     test: DetectorTestParams = DetectorTestParams()
 
