@@ -15,9 +15,9 @@ architectures for real data and a GPU.
 from __future__ import annotations
 
 import difflib
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from torch import nn
 from torchvision.models.detection import FCOS, fasterrcnn_mobilenet_v3_large_320_fpn, fcos_resnet50_fpn, ssdlite320_mobilenet_v3_large
