@@ -49,7 +49,7 @@ class Clock:
     def on_checkpoint(self, path: Path, kind: str) -> None:
         from pose.recipes.topdown import score_checkpoint
 
-        if kind != "latest":
+        if kind != "latest" or self.target is None:  # the champion's run has no target: nothing to score
             return
         self.seconds += time.perf_counter() - self.t
         ap = float(score_checkpoint(path, device="cpu")["AP"])
