@@ -79,8 +79,11 @@ plots: setup
 	$(BIN)/dvc plots $(if $(REVS),diff $(REVS),show) --html-template docs/vega/plots.html -o $(BUILD)/plots
 	mkdir -p $(BUILD)/plots/vega && cp docs/vega/*.min.js $(BUILD)/plots/vega/
 
+# Two xdist workers (TEST_WORKERS=0: one process), work stolen so the long e2e tests spread;
+# the slowest tests are listed at the end.
+TEST_WORKERS ?= 2
 test: setup
-	@$(BIN)/python -m pytest -q; rc=$$?; \
+	@$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 # The unit tests without the ones marked slow (e2e, fault injection, torchrun, training).
