@@ -41,6 +41,15 @@ class DetectorPreset:
     pretrained: str | None = None  # "imagenet": the default, and ``build(..., imagenet=True)`` loads the backbone's weights
 
 
+class StagedBackboneWithFPN(BackboneWithFPN):
+    """torchvision's ``BackboneWithFPN`` over a ``Sequential`` body whose children are the stem,
+    then one child per stage, listing them as ``stages()``: what ``train.freeze_stages`` and
+    ``train.backbone_lr_mult`` count (``pose.engine.freeze``), as on the pose backbones."""
+
+    def stages(self) -> list[list[nn.Module]]:
+        return [[m] for m in self.body.children()]
+
+
 def _set_size(model: nn.Module, size: int, *, fixed: bool = False) -> nn.Module:
     t = model.transform
     t.min_size, t.max_size = (size,), size
@@ -76,7 +85,7 @@ def tiny_backbone(widths: tuple[int, ...] = (16, 32, 64, 96, 128)) -> nn.Sequent
 def _fcos_tiny(num_classes: int, size: int, fpn: int = 64) -> nn.Module:
     body = tiny_backbone()
     widths = [body[i][1].out_channels for i in (2, 3, 4)]
-    backbone = BackboneWithFPN(body, {"2": "p3", "3": "p4", "4": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
+    backbone = StagedBackboneWithFPN(body, {"2": "p3", "3": "p4", "4": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
     # FCOS assigns a box to the level whose anchor size s has 4s < max(l, t, r, b) < 8s: half of
     # torchvision's sizes send ~60 px objects to P3, ~120 px to P4, larger to P5 at a ~200 px input;
     # the centre-sampling radius (in anchor sizes) doubles to stay 1.5 strides.
@@ -93,7 +102,7 @@ def _fcos_lite0(num_classes: int, size: int, imagenet: bool = False, fpn: int = 
     normalises as the Lite weights expect ((x - 127) / 128)."""
     body = efficientnet_lite0(pretrained="imagenet" if imagenet else None).feature_body()
     widths = [body[i][-1]._project_conv.out_channels for i in (3, 4, 5)]
-    backbone = BackboneWithFPN(body, {"3": "p3", "4": "p4", "5": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
+    backbone = StagedBackboneWithFPN(body, {"3": "p3", "4": "p4", "5": "p5"}, widths, fpn, extra_blocks=LastLevelP6P7(fpn, fpn))
     anchors = AnchorGenerator(sizes=((4,), (8,), (16,), (32,), (64,)), aspect_ratios=((1.0,),) * 5)
     mean, std = [m / 255 for m in LITE_MEAN], [s / 255 for s in LITE_STD]
     model = FCOS(backbone, num_classes, min_size=size, max_size=size, anchor_generator=anchors, image_mean=mean, image_std=std,

@@ -112,6 +112,19 @@ def test_real_backbones_list_their_stages() -> None:
         assert covered == {id(p) for p in model.backbone.parameters()}, preset
 
 
+def test_fcos_detectors_list_their_backbone_stages() -> None:
+    """The FPN detectors' bodies are stem + one child per stage: freezing counts them, the FPN and head stay trainable."""
+    from pose.detection.presets import build_detector
+
+    for preset, count in [("fcos-tiny", 5), ("fcos-lite0", 6)]:
+        model = build_detector(preset, 1, pretrained="none")
+        stages = model.backbone.stages()
+        assert len(stages) == count, preset
+        assert {id(p) for s in stages for m in s for p in m.parameters()} == {id(p) for p in model.backbone.body.parameters()}
+        frozen = {id(p) for m in frozen_modules(model, params(freeze_stages=2), 0) for p in m.parameters()}
+        assert frozen == {id(p) for s in stages[:3] for m in s for p in m.parameters()}, preset
+
+
 def test_too_many_stages_or_no_stages_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="3 stages asked, the backbone has 2"):
         frozen_modules(Net(), params(freeze_stages=3), 0)
