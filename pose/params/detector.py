@@ -62,13 +62,13 @@ class DetectorParams(Strict):
     dataset: str = "data/synth"
     train_split: str = "train"
     val_split: str = "val"
-    preset: str = Field("fcos-tiny", description=f"a detector preset, or '{NO_DETECTOR}' (one animal filling the frame: no detector; README, Lab projects)")
-    input_size: int | None = Field(320, ge=32, le=4096, description="long side in px; None = the preset's")
+    preset: str = Field("fcos-lite0", description=f"a detector preset, or '{NO_DETECTOR}' (one animal filling the frame: no detector; README, Lab projects)")
+    input_size: int | None = Field(256, ge=32, le=4096, description="long side in px; None = the preset's")
     pretrained: str | None = Field(None, min_length=1, description="null (the preset's default: imagenet for fcos-lite0, else none) | "
                                    "imagenet | none | PATH: a torchvision detection file of the same preset, a posepipe detector "
                                    "checkpoint, or a ResNet ImageNet file for fcos-resnet50")
-    train: TrainParams = TrainParams(epochs=64, batch_size=8, workers=2, lr=3e-3, weight_decay=0.05, warmup_iters=100, ema=True, clip_grad=10.0, val_interval=8,
-                                       finetune_epochs=16)
+    train: TrainParams = TrainParams(epochs=8, batch_size=8, workers=2, lr=3e-3, weight_decay=0.05, warmup_iters=100, ema=True, clip_grad=10.0, val_interval=4,
+                                       freeze_stages=3, finetune_epochs=4)
     aug: DetectorAugParams = DetectorAugParams()
     test: DetectorTestParams = DetectorTestParams()
 

@@ -15,7 +15,7 @@ YAML = Path(__file__).resolve().parents[2] / "params" / "detector.yaml"
 def test_shipped_yaml_validates_and_equals_the_defaults() -> None:
     p = load_params(YAML, DetectorParams)
     assert p == DetectorParams(dataset=p.dataset)
-    assert p.resolved_input_size() == p.input_size == 320 and p.train.ema is True
+    assert p.resolved_input_size() == p.input_size == 256 and p.train.ema is True
 
 
 def test_overrides_and_errors() -> None:

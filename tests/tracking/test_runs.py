@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from pose import tracking
@@ -81,8 +82,9 @@ def test_parent_run_carries_every_params_file_and_experiment_opens_on_runs(root:
         pass
     c = tracking.client(root)
     params = c.get_run(parent.run_id).data.params
-    assert params["pose.model.preset"] == "simplebaseline-r18" and params["pose.train.lr"] == "0.002", sorted(params)[:20]
-    assert params["detector.preset"] == "fcos-tiny" and "pose.model.input_size" in params and any(k.startswith("eval.") for k in params), sorted(params)
+    pose, det = (yaml.safe_load((root / "params" / f).read_text()) for f in ("pose.yaml", "detector.yaml"))
+    assert params["pose.model.preset"] == pose["model"]["preset"] and params["pose.train.lr"] == str(pose["train"]["lr"]), sorted(params)[:20]
+    assert params["detector.preset"] == det["preset"] and "pose.model.input_size" in params and any(k.startswith("eval.") for k in params), sorted(params)
     exp = c.get_experiment_by_name(tracking.DEFAULT_EXPERIMENT)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
     c.delete_experiment_tag(exp.experiment_id, "mlflow.experimentKind")
