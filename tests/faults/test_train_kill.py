@@ -85,7 +85,8 @@ def test_sigkill_then_resume_auto_equals_straight(params: Path, tmp_path: Path) 
 
     rc, out = finish(_train(params, work, "--resume", "auto"))
     assert rc == 0, out[-2000:]
-    assert f"resumed from {work / LATEST} at epoch {kills[-1]}" in " ".join(out.split())
+    # whitespace dropped: the console wraps long lines, a long tmp path included (anywhere in it)
+    assert f"resumedfrom{work / LATEST}atepoch{kills[-1]}" in "".join(out.split()), out[-2000:]
     a, b = load_checkpoint(straight / LATEST), load_checkpoint(work / LATEST)
     assert a["epoch"] == b["epoch"] == EPOCHS
     for part in ("model", "ema"):
