@@ -99,9 +99,8 @@ def test_dlc_project_through_the_pipeline_then_outliers_relabelled_and_retrained
     assert published["registered"]["name"] == "openfield-pose" and str(published["registered"]["version"]) == "2"
     assert decision["verdict"] in ("promoted", "rejected", "kept"), decision
 
-    import mlflow
+    from pose import tracking
 
-    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlruns/mlflow.db'}", registry_uri=f"sqlite:///{repo / 'mlruns/mlflow.db'}")
-    tags = client.get_model_version("openfield-pose", "2").tags
+    tags = tracking.client(repo).get_model_version("openfield-pose", "2").tags
     assert tags["gate.verdict"] == decision["verdict"] and "gate.delta" in tags, tags
     print("\nreal project + relabel loop timings (s):", json.dumps(timings), "verdict:", decision["verdict"], decision.get("reason", ""))
